@@ -1,0 +1,29 @@
+# The two commands the README opens with. Both set up everything first (idempotent).
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+setup:
+	@./.ci/setup
+
+demo: setup
+	@$(PY) -m agentcore_nb.cli run notebooks/demo-graph.json --input '{"order_id": "1234", "question": "Where is my order 1234?"}'
+
+lint: setup
+	$(VENV)/bin/ruff check agentcore_nb tests bench
+	$(VENV)/bin/ruff format --check agentcore_nb tests bench
+
+typecheck: setup
+	$(VENV)/bin/mypy agentcore_nb
+
+unit: setup
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(PY) bench/graph_overhead.py --quick
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""agentcore-nb: prototype AI agents in Jupyter as execution graphs, and ship the same graph.
+
+The public API is what ``__all__`` lists; everything else is private and may change.
+"""
+
+from ._version import __version__
+from .errors import AgentcoreError, GraphError, NodeError
+from .eventlog import DuckDBEventLog, EventLog, InMemoryEventLog, open_event_log
+from .events import (
+    ActionEvent,
+    AgentInvocationEvent,
+    Event,
+    MemoryUpdateEvent,
+)
+from .graph import Backoff, Graph, Node, Policy, load_graph, save_graph
+from .runtime import NodeContext, RunHook, RunResult, Runtime, register_executor
+
+__all__ = [
+    "ActionEvent",
+    "AgentInvocationEvent",
+    "AgentcoreError",
+    "Backoff",
+    "DuckDBEventLog",
+    "Event",
+    "EventLog",
+    "Graph",
+    "GraphError",
+    "InMemoryEventLog",
+    "MemoryUpdateEvent",
+    "Node",
+    "NodeContext",
+    "NodeError",
+    "Policy",
+    "RunHook",
+    "RunResult",
+    "Runtime",
+    "__version__",
+    "load_graph",
+    "open_event_log",
+    "register_executor",
+    "save_graph",
+]

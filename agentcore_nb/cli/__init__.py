@@ -1,0 +1,36 @@
+"""The ``agentcore`` command. Each room adds its commands in its own module under ``cli/``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import AgentcoreError
+
+app = typer.Typer(
+    name="agentcore",
+    help="Prototype agents in Jupyter as execution graphs; run, inspect and resume them anywhere.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Command modules register themselves on ``app`` when imported.
+from . import runs as _runs  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point: user mistakes print one ``error:`` line and exit non-zero, never a traceback."""
+    try:
+        app()
+    except AgentcoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

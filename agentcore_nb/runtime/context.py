@@ -1,0 +1,112 @@
+"""What a run and each node invocation can see: ids, the log, the namespace, services, the token."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+
+from ..eventlog.base import EventLog
+from ..events import Event
+from ..graph.spec import Graph, Node
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+_rng = random.Random()
+
+
+def span_ids(span: trace.Span) -> tuple[str, str]:
+    """Hex trace and span ids of ``span``; random ones when no tracing SDK is configured."""
+    sc = span.get_span_context()
+    if sc.is_valid:
+        return format(sc.trace_id, "032x"), format(sc.span_id, "016x")
+    return "", format(_rng.getrandbits(64), "016x")
+
+
+@dataclass(slots=True, eq=False)
+class RunContext:
+    """One run of a graph; shared by all its nodes."""
+
+    runtime: Runtime
+    run_id: str
+    session_id: str
+    graph: Graph
+    input: Any
+    log: EventLog
+    tracer: trace.Tracer
+    namespace: dict[str, Any]
+    services: dict[str, Any]
+    span: trace.Span = field(default_factory=lambda: trace.INVALID_SPAN)
+    trace_id: str = ""
+    span_id: str = ""
+    #: What the "fetch context" step found (memory hits, session notes), by hook name.
+    context: dict[str, Any] = field(default_factory=dict)
+    #: Free-form state hooks keep for the length of the run (tokens, sandboxes, ...).
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def emit(self, event: Event, *, node_id: str = "", span_id: str = "") -> Event:
+        event.run_id = self.run_id
+        event.session_id = self.session_id
+        event.trace_id = self.trace_id
+        event.span_id = span_id or self.span_id
+        if node_id:
+            event.node_id = node_id
+        return self.log.append(event)
+
+
+@dataclass(slots=True, eq=False)
+class NodeContext:
+    """Handed to node bodies (a python callable gets it by declaring a ``ctx`` parameter)."""
+
+    run: RunContext
+    node: Node
+    node_id: str
+    attempt: int = 1
+    span: trace.Span = field(default_factory=lambda: trace.INVALID_SPAN)
+    span_id: str = ""
+    #: The node's scoped identity token, set by the identity hook when one is installed.
+    token: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def session_id(self) -> str:
+        return self.run.session_id
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        return self.run.namespace
+
+    @property
+    def services(self) -> dict[str, Any]:
+        return self.run.services
+
+    @property
+    def input(self) -> Any:
+        return self.run.input
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        return self.run.tracer
+
+    def emit(self, event: Event) -> Event:
+        """Append an event attributed to this node and its span."""
+        return self.run.emit(event, node_id=self.node_id, span_id=self.span_id)
+
+    def run_nodes(self, nodes: Iterable[Node], *, input: Any = None) -> dict[str, Any]:
+        """Run child nodes inside this node (a dynamic sub-graph) and return their outputs.
+
+        Children get ids ``"<this node>/<child>"``, their own spans under this node's span, their
+        own policies, and events in the same run. Independent children run concurrently.
+        """
+        return self.run.runtime._run_children(self, list(nodes), input)
+
+    def run_node(self, node: Node, *, input: Any = None) -> Any:
+        """Run one child node (see :meth:`run_nodes`) and return its output."""
+        return self.run_nodes([node], input=input)[node.name]
