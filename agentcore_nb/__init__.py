@@ -15,6 +15,22 @@ from .events import (
 from .graph import Backoff, Graph, Node, Policy, load_graph, save_graph
 from .runtime import NodeContext, RunHook, RunResult, Runtime, register_executor
 
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext agentcore_nb``: magics, cell tracking and widgets in a stock IPython kernel."""
+    from .notebook.extension import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext agentcore_nb``: remove everything ``%load_ext`` installed."""
+    from .notebook.extension import unload
+
+    unload(ipython)
+
+
 __all__ = [
     "ActionEvent",
     "AgentInvocationEvent",
@@ -36,7 +52,9 @@ __all__ = [
     "Runtime",
     "__version__",
     "load_graph",
+    "load_ipython_extension",
     "open_event_log",
     "register_executor",
     "save_graph",
+    "unload_ipython_extension",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ class RunContext:
     log: EventLog
     tracer: trace.Tracer
     namespace: dict[str, Any]
-    services: dict[str, Any]
+    services: Mapping[str, Any]
     span: trace.Span = field(default_factory=lambda: trace.INVALID_SPAN)
     trace_id: str = ""
     span_id: str = ""
@@ -84,7 +84,7 @@ class NodeContext:
         return self.run.namespace
 
     @property
-    def services(self) -> dict[str, Any]:
+    def services(self) -> Mapping[str, Any]:
         return self.run.services
 
     @property

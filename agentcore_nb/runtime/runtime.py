@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ class Runtime:
         *,
         tracer_provider: trace.TracerProvider | None = None,
         hooks: Sequence[RunHook] = (),
-        services: dict[str, Any] | None = None,
+        services: Mapping[str, Any] | None = None,
         max_workers: int = 128,
         durability: str = "async",
         save_namespace: bool = True,
@@ -92,7 +92,7 @@ class Runtime:
         provider = tracer_provider or trace.get_tracer_provider()
         self.tracer = provider.get_tracer("agentcore_nb", __version__)
         self.hooks: list[RunHook] = list(hooks)
-        self.services: dict[str, Any] = dict(services or {})
+        self.services: Mapping[str, Any] = services if services is not None else {}
         self.durability = durability
         self.save_namespace = save_namespace
         self.rng = random.Random(seed)

@@ -1,0 +1,53 @@
+"""The identity seam: every boundary (gateway, memory, interpreter) asks one question here.
+
+``authorize(services, token, scope)`` returns normally when ``scope`` is permitted for ``token``
+and raises :class:`NotPermittedError` otherwise. Scopes look like ``tool:getOrderStatus``,
+``memory:read:support/refunds``, ``memory:write:support``, ``code:exec``, ``net:api.example.com:443``.
+
+Without an ``identity`` service the policy is allow-all; the identity component installs the real
+verifier as the ``identity`` service (an object with this module's :class:`Authorizer` shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .errors import NotPermittedError
+
+
+class Authorizer(Protocol):
+    def authorize(self, token: str | None, scope: str, *, session_id: str | None = None) -> Any:
+        """Return the verified claims (or None) or raise :class:`NotPermittedError`."""
+        ...
+
+
+class AllowAll:
+    """The policy until identity is configured: every scope is permitted."""
+
+    def authorize(self, token: str | None, scope: str, *, session_id: str | None = None) -> None:
+        return None
+
+
+ALLOW_ALL = AllowAll()
+
+
+def authorizer(services: Mapping[str, Any] | None) -> Authorizer:
+    if services is not None:
+        try:
+            found = services["identity"]
+        except KeyError:
+            found = None
+        if found is not None and hasattr(found, "authorize"):
+            return found  # type: ignore[no-any-return]
+    return ALLOW_ALL
+
+
+def authorize(
+    services: Mapping[str, Any] | None, token: str | None, scope: str, *, session_id: str | None = None
+) -> Any:
+    """Check ``scope`` for ``token``; raises :class:`NotPermittedError` (``not permitted: SCOPE``)."""
+    return authorizer(services).authorize(token, scope, session_id=session_id)
+
+
+__all__ = ["ALLOW_ALL", "AllowAll", "Authorizer", "NotPermittedError", "authorize", "authorizer"]

@@ -1,0 +1,100 @@
+"""``%load_ext agentcore_nb``: the notebook features inside any IPython kernel, and a clean unload.
+
+Registers every magic defined under ``agentcore_nb/notebook/magics/`` and shows
+:class:`AgentcoreError` (user mistakes, refused actions) as one error line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from ..errors import AgentcoreError
+from . import magics as magics_pkg
+from .magics.framework import MAGICS, Magic
+from .session import NotebookSession
+
+_STATE_KEY = "_agentcore_session"
+
+
+def _import_magic_modules() -> None:
+    for info in pkgutil.iter_modules(magics_pkg.__path__):
+        if info.name != "framework" and not info.name.startswith("_"):
+            importlib.import_module(f"{magics_pkg.__name__}.{info.name}")
+
+
+def show_one_line(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+    """Custom exception handler: ``ErrorType: message`` as the cell's error output."""
+    shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+
+def _wrap(m: Magic, shell: Any, session: NotebookSession, mode: str) -> Any:
+    if mode == "line":
+
+        def line_magic(line: str) -> Any:
+            return m.invoke(shell, session, line, None)
+
+        line_magic.__doc__ = m.parser.format_help()
+        return line_magic
+
+    def cell_magic(line: str, cell: str) -> Any:
+        return m.invoke(shell, session, line, cell)
+
+    cell_magic.__doc__ = m.parser.format_help()
+    return cell_magic
+
+
+def get_session(shell: Any) -> NotebookSession | None:
+    return getattr(shell, _STATE_KEY, None)
+
+
+def load(shell: Any, session: NotebookSession | None = None) -> NotebookSession:
+    """Install magics and error display on ``shell``; returns the notebook session."""
+    existing = get_session(shell)
+    if existing is not None:
+        return existing
+    session = session or NotebookSession()
+    setattr(shell, _STATE_KEY, session)
+    _import_magic_modules()
+    for m in MAGICS.values():
+        for mode in m.modes:
+            shell.register_magic_function(_wrap(m, shell, session, mode), magic_kind=mode, magic_name=m.name)
+    shell.set_custom_exc((AgentcoreError,), show_one_line)
+    for hook in _LOAD_HOOKS:
+        hook(shell, session)
+    return session
+
+
+def unload(shell: Any) -> None:
+    """Remove everything :func:`load` installed; the user's namespace is left alone."""
+    session = get_session(shell)
+    if session is None:
+        return
+    for hook in reversed(_UNLOAD_HOOKS):
+        try:
+            hook(shell, session)
+        except Exception:  # noqa: BLE001 - unloading must finish
+            pass
+    table = shell.magics_manager.magics
+    for m in MAGICS.values():
+        for mode in m.modes:
+            table[mode].pop(m.name, None)
+    shell.set_custom_exc((), None)
+    delattr(shell, _STATE_KEY)
+    session.close()
+
+
+#: Other notebook modules (cell tracking, comms, widgets) add setup/teardown here.
+_LOAD_HOOKS: list[Any] = []
+_UNLOAD_HOOKS: list[Any] = []
+
+
+def on_load(fn: Any) -> Any:
+    _LOAD_HOOKS.append(fn)
+    return fn
+
+
+def on_unload(fn: Any) -> Any:
+    _UNLOAD_HOOKS.append(fn)
+    return fn

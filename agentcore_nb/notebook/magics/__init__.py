@@ -1,0 +1,1 @@
+"""Magic modules: each defines its magics with :func:`framework.magic`; all are auto-registered."""
