@@ -17,8 +17,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Command modules register themselves on ``app`` when imported.
-from . import runs as _runs  # noqa: E402,F401
+
+
+def _load_command_modules() -> None:
+    """Every module in this package adds its commands to ``app`` when imported."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_command_modules()
 
 
 def main() -> None:
