@@ -16,7 +16,6 @@ from .graph import Backoff, Graph, Node, Policy, load_graph, save_graph
 from .runtime import NodeContext, RunHook, RunResult, Runtime, register_executor
 
 
-
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext agentcore_nb``: magics, cell tracking and widgets in a stock IPython kernel."""
     from .notebook.extension import load

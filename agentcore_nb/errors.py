@@ -40,12 +40,12 @@ class StoreLockedError(EventLogError):
 
 
 class NodeError(AgentcoreError):
-    """A node body failed; carries the node name and the original exception type."""
+    """A node failed; ``error`` is its one-line error (``Type: message``)."""
 
-    def __init__(self, node: str, message: str, *, error_type: str = "Error") -> None:
+    def __init__(self, node: str, error: str) -> None:
         self.node = node
-        self.error_type = error_type
-        super().__init__(f"node '{node}' failed: {error_type}: {message}")
+        self.error = error
+        super().__init__(f"node '{node}' failed: {error}")
 
 
 class NotPermittedError(AgentcoreError):

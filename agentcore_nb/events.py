@@ -13,7 +13,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from .errors import EventLogError
 
@@ -52,6 +52,7 @@ class Event:
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
 
+@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
 def event_type(cls: type[_E]) -> type[_E]:
     """Class decorator for event classes: makes a slotted dataclass and registers it by name.
 
@@ -165,7 +166,10 @@ class NodeRetried(Event):
 
 @event_type
 class NodeSkipped(Event):
+    """Skipped by policy (``on_error=skip``), or blocked because ``upstream`` failed."""
+
     reason: str = ""
+    upstream: str = ""
 
 
 @event_type
@@ -214,6 +218,7 @@ class MemoryUpdateEvent(Event):
 
 # ---------------------------------------------------------------- codec
 
+
 def from_dict(data: dict[str, Any]) -> Event:
     """Decode one event; raises :class:`EventLogError` for unknown types or newer versions."""
     try:
@@ -246,4 +251,3 @@ def from_json(text: str | bytes) -> Event:
 def event_types() -> dict[str, type[Event]]:
     """All registered event classes by type name (components may add their own)."""
     return dict(EVENT_TYPES)
-

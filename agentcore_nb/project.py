@@ -132,7 +132,7 @@ class Project:
             if callable(close):
                 try:
                     close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
         if self._runtime is not None:
             self._runtime.close()  # closes the event log too

@@ -27,8 +27,7 @@ def _is_plain_json(value: Any, depth: int = 0) -> bool:
         return all(_is_plain_json(v, depth + 1) for v in value)
     if type(value) is dict:
         return all(
-            type(k) is str and k != PICKLE_KEY and _is_plain_json(v, depth + 1)
-            for k, v in value.items()
+            type(k) is str and k != PICKLE_KEY and _is_plain_json(v, depth + 1) for k, v in value.items()
         )
     return False
 
@@ -39,7 +38,7 @@ def encode_value(value: Any, *, what: str = "value") -> Any:
         return value
     try:
         blob = cloudpickle.dumps(value)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure means "cannot be stored"
+    except Exception as exc:
         raise SerializationError(
             f"{what} of type {type(value).__name__} cannot be serialized ({exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'not picklable'})",

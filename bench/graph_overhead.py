@@ -25,12 +25,18 @@ from typing import Annotated, Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
 
-from agentcore_nb import DuckDBEventLog, Graph, Runtime  # noqa: E402
+from agentcore_nb import DuckDBEventLog, Graph, Runtime
 
-BARS = {"chain_ratio": 0.25, "fanout_ratio": 0.25, "invoke_ratio": 0.25, "durable_ratio": 1.0, "parallel_s": 0.3}
+BARS = {
+    "chain_ratio": 0.25,
+    "fanout_ratio": 0.25,
+    "invoke_ratio": 0.25,
+    "durable_ratio": 1.0,
+    "parallel_s": 0.3,
+}
 
 
 # ----------------------------------------------------------------------------- agentcore-nb graphs

@@ -18,7 +18,6 @@ app = typer.Typer(
 )
 
 
-
 def _load_command_modules() -> None:
     """Every module in this package adds its commands to ``app`` when imported."""
     import importlib

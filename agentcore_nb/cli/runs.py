@@ -38,7 +38,7 @@ def parse_json_option(text: str | None, what: str = "--input") -> Any:
     except json.JSONDecodeError as exc:
         raise AgentcoreError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="quote it for the shell, e.g. --input '{\"order_id\": \"1234\"}'",
+            hint='quote it for the shell, e.g. --input \'{"order_id": "1234"}\'',
         ) from None
 
 
@@ -49,7 +49,7 @@ def _print_result(result: RunResult, log: DuckDBEventLog) -> None:
 
 @app.command()
 def run(
-    graph: Annotated[Path, typer.Argument(help="Graph file (JSON, \"agentcore_graph\": 1).")],
+    graph: Annotated[Path, typer.Argument(help='Graph file (JSON, "agentcore_graph": 1).')],
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="Run input as JSON, or @FILE with JSON.")
     ] = None,

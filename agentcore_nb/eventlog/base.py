@@ -60,7 +60,7 @@ class EventLog(ABC):
         for listener in self._listeners:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a broken observer must not break a run
+            except Exception:
                 pass
         return event
 
@@ -78,7 +78,7 @@ class EventLog(ABC):
     def _store(self, event: Event) -> None:
         """Keep ``event``; called with the sequence lock held, so it must be quick."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - optional: in-memory logs have nothing to commit
         """Block until every appended event is committed (no-op for in-memory logs)."""
 
     @abstractmethod
@@ -101,9 +101,13 @@ class EventLog(ABC):
             raise AgentcoreError("a run id is required")
         matches = [r.run_id for r in self.runs() if r.run_id.startswith(prefix)]
         if not matches:
-            raise AgentcoreError(f"no run '{prefix}' in the event log", hint="list runs with `agentcore runs`")
+            raise AgentcoreError(
+                f"no run '{prefix}' in the event log", hint="list runs with `agentcore runs`"
+            )
         if len(matches) > 1 and prefix not in matches:
-            raise AgentcoreError(f"run id '{prefix}' is ambiguous ({len(matches)} runs match); give more characters")
+            raise AgentcoreError(
+                f"run id '{prefix}' is ambiguous ({len(matches)} runs match); give more characters"
+            )
         return prefix if prefix in matches else matches[0]
 
     def close(self) -> None:

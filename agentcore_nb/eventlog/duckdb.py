@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -48,7 +49,7 @@ def _flush_all_at_exit() -> None:
     for log in list(_open_logs):
         try:
             log.close()
-        except Exception:  # noqa: BLE001 - exiting anyway
+        except Exception:
             pass
 
 
@@ -94,7 +95,7 @@ class DuckDBEventLog(EventLog):
                 batch, self._pending = self._pending, []
             try:
                 self._insert(cur, batch)
-            except BaseException as exc:  # noqa: BLE001 - surfaced by flush()/append()
+            except BaseException as exc:
                 with self._cond:
                     self._error = exc
                     self._cond.notify_all()
@@ -148,7 +149,8 @@ class DuckDBEventLog(EventLog):
         types: Iterable[str] | None = None,
         after_seq: int = -1,
     ) -> list[Event]:
-        where, params = ["seq > ?"], [after_seq]
+        where: list[str] = ["seq > ?"]
+        params: list[Any] = [after_seq]
         if run_id is not None:
             where.append("run_id = ?")
             params.append(run_id)

@@ -8,8 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from .._jsonschema import jsonschema
 from ..errors import GraphError
 from .policy import Policy
 from .spec import Graph, Node, callable_ref
@@ -26,13 +25,13 @@ def graph_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
     schema = graph_schema()
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
-def _path(error: jsonschema.ValidationError) -> str:
+def _path(error: Any) -> str:
     out = ""
     for part in error.absolute_path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -131,9 +130,7 @@ def load_graph(path: str | Path, *, validate: bool = True) -> Graph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GraphError(
-            f"{p}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        raise GraphError(f"{p}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     return graph_from_dict(data, validate=validate, source=str(p))
 
 

@@ -61,9 +61,7 @@ class Policy:
             out.append(f"retries must be a non-negative integer, got {self.retries!r}")
         elif self.retries > 100:
             out.append(f"retries must be at most 100, got {self.retries}")
-        if self.timeout is not None and (
-            not isinstance(self.timeout, (int, float)) or self.timeout <= 0
-        ):
+        if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
             out.append(f"timeout must be a positive number of seconds, got {self.timeout!r}")
         b = self.backoff
         for name in ("initial", "multiplier", "max"):

@@ -74,7 +74,7 @@ def unload(shell: Any) -> None:
     for hook in reversed(_UNLOAD_HOOKS):
         try:
             hook(shell, session)
-        except Exception:  # noqa: BLE001 - unloading must finish
+        except Exception:
             pass
     table = shell.magics_manager.magics
     for m in MAGICS.values():

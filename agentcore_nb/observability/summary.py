@@ -73,8 +73,7 @@ def format_run_summary(events: list[Event], width: int = 100) -> str:
     for r in rows:
         note = f"  {r.note}" if r.note else ""
         line = (
-            f"  {r.node:<{name_w}}  {r.kind:<7} {r.status:<9} x{r.attempts:<2} "
-            f"{r.duration_ms:9.1f} ms{note}"
+            f"  {r.node:<{name_w}}  {r.kind:<7} {r.status:<9} x{r.attempts:<2} {r.duration_ms:9.1f} ms{note}"
         )
         lines.append(line if len(line) <= width else line[: width - 3] + "...")
     return "\n".join(lines)

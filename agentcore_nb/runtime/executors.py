@@ -69,7 +69,9 @@ _registry_lock = threading.Lock()
 _version = 0
 
 
-def register_executor(executor: NodeExecutor, *, validator: Callable[[Node], list[str]] | None = None) -> None:
+def register_executor(
+    executor: NodeExecutor, *, validator: Callable[[Node], list[str]] | None = None
+) -> None:
     """Install the executor for ``executor.kind`` (replacing any previous one)."""
     global _version
     with _registry_lock:

@@ -35,7 +35,9 @@ def prepare_node(node: Node) -> PreparedNode:
     except AgentcoreError as exc:
         # Reported when the node runs, so the rest of the graph still runs.
         body = _failing_body(exc)
-    operation = body.operation if body.operation != "execute_node" else OPERATIONS.get(node.kind, "execute_node")
+    operation = (
+        body.operation if body.operation != "execute_node" else OPERATIONS.get(node.kind, "execute_node")
+    )
     attributes = {
         "gen_ai.operation.name": operation,
         "agentcore.node.name": node.name,

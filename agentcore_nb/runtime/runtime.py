@@ -59,8 +59,8 @@ class RunResult:
     def raise_for_status(self) -> RunResult:
         """Raise :class:`NodeError` for the first failed node; returns self when the run succeeded."""
         if not self.ok:
-            node, message = next(iter(self.errors.items()), ("?", self.status))
-            raise NodeError(node, message.split(": ", 1)[-1], error_type=message.split(": ", 1)[0])
+            node, message = next(iter(self.errors.items()), ("?", f"run {self.status}"))
+            raise NodeError(node, message)
         return self
 
 
@@ -133,9 +133,7 @@ class Runtime:
             if unknown:
                 raise AgentcoreError(f"graph '{graph.name}' has no node(s) {', '.join(sorted(unknown))}")
         run = self._new_run(plan, input, session_id, run_id, namespace)
-        run.emit(
-            RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input))
-        )
+        run.emit(RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input)))
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
         return self._execute(run, plan, only_set, done, resumed=[])
 
@@ -247,19 +245,21 @@ class Runtime:
         for hook in self.hooks:
             try:
                 hook.executed(run, status)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         for hook in reversed(self.hooks):
             try:
                 hook.vanish(run)
-            except Exception:  # noqa: BLE001 - releasing resources must not mask the result
+            except Exception:
                 pass
         run.emit(RunVanished(duration_ms=(time.perf_counter() - t0) * 1000.0))
         if status != "succeeded":
             run.span.set_status(Status(StatusCode.ERROR, error or f"failed nodes: {', '.join(failed)}"))
         run.span.end()
         self.log.flush()
-        skipped = [k for k, s in (execution.status.items() if execution else []) if s == "skipped"]
+        skipped = [
+            k for k, s in (execution.status.items() if execution else []) if s in ("skipped", "blocked")
+        ]
         return RunResult(
             run_id=run.run_id,
             session_id=run.session_id,
@@ -376,7 +376,7 @@ def _committed_state(
                     namespace.pop(name, None)
                 else:
                     namespace[name] = decode_value(value)
-        elif e.type == "NodeSkipped":
+        elif e.type == "NodeSkipped" and not e.upstream:  # type: ignore[attr-defined]
             done[e.node_id] = ("skipped", None)
     return done, namespace, unsaved
 

@@ -8,6 +8,7 @@ are timers on a heap. Every state change is an event.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import time
@@ -79,9 +80,7 @@ class Execution:
         self.key_node: dict[str, str] = {}  # fallback instance key -> node name
         self.timers: list[tuple[float, int, str, str, int]] = []
         self.retrying = 0
-        self.completions: SimpleQueue[tuple[str, int, bool, Any, BaseException | None, float]] = (
-            SimpleQueue()
-        )
+        self.completions: SimpleQueue[tuple[str, int, bool, Any, BaseException | None, float]] = SimpleQueue()
         done = done or {}
         members = [
             n for n in plan.nodes if n not in plan.standby and (only is None or n in only) and n not in done
@@ -166,8 +165,8 @@ class Execution:
         prepared = self.plan.nodes[self._node_of(key)]
         node = prepared.node
         for dep in prepared.deps:
-            if self.status.get(dep) == "failed":
-                self._skip(key, f"upstream node '{dep}' failed")
+            if self.status.get(dep) in ("failed", "blocked"):
+                self._skip(key, f"upstream node '{dep}' failed", upstream=dep)
                 return
         node_id = self.prefix + key
         attributes = dict(prepared.attributes)
@@ -210,7 +209,7 @@ class Execution:
         try:
             for hook in self.rt.hooks:
                 hook.node_started(ctx)
-        except Exception as exc:  # noqa: BLE001 - a hook refusal (e.g. identity) fails the attempt
+        except Exception as exc:
             del self.inflight[key]
             self._attempt_failed(key, exc, 0.0, retryable=False)
             return
@@ -219,12 +218,16 @@ class Execution:
         timeout = ctx.node.policy.timeout
         if body.is_async:
             self.futures[key] = future = self.rt._loop.submit(self._ainvoke(key, token, ctx, inputs))
-            future.add_done_callback(lambda f, k=key, t=token: self._async_done(k, t, f))
+            future.add_done_callback(functools.partial(self._async_done, key, token))
         elif timeout is None and not self.ready and not self.inflight.keys() - {key} and not self.retrying:
             self._complete(*self._invoke(key, token, ctx, inputs, inline=True))
             return
         else:
-            self.rt._pool.submit(lambda: self.completions.put(self._invoke(key, token, ctx, inputs)))
+
+            def task() -> None:
+                self.completions.put(self._invoke(key, token, ctx, inputs))
+
+            self.rt._pool.submit(task)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, token, "timeout", key, token))
 
@@ -237,7 +240,7 @@ class Execution:
         try:
             value = body.call(ctx, inputs)
             return key, token, True, value, None, time.perf_counter() - t0
-        except Exception as exc:  # noqa: BLE001 - reported as the node's failure
+        except Exception as exc:
             return key, token, False, None, exc, time.perf_counter() - t0
         finally:
             otel_context.detach(attached)
@@ -271,7 +274,7 @@ class Execution:
         for hook in self.rt.hooks:
             try:
                 hook.node_finished(ctx, ok, value, error)
-            except Exception:  # noqa: BLE001 - observers must not break the run
+            except Exception:
                 pass
         retryable = True
         if ok:
@@ -313,7 +316,9 @@ class Execution:
                     snapshot[name] = {_UNSAVED: type(ns[name]).__name__}
         return snapshot
 
-    def _attempt_failed(self, key: str, error: BaseException, duration: float, retryable: bool = True) -> None:
+    def _attempt_failed(
+        self, key: str, error: BaseException, duration: float, retryable: bool = True
+    ) -> None:
         ctx = self.contexts[key]
         policy = ctx.node.policy
         message = error_line(error)
@@ -342,7 +347,7 @@ class Execution:
             self._reroute(key, policy.fallback, message)
         elif policy.on_error == "skip":
             ctx.span.end()
-            self._skip(key, f"failed ({message}); on_error=skip", started=True)
+            self._skip(key, f"failed ({message}); on_error=skip")
         else:
             ctx.span.end()
             self.status[key] = "failed"
@@ -356,15 +361,18 @@ class Execution:
         ctx.span.end()
         self.status[key] = "rerouted"
         self.errors[key] = message
-        fb_key = fallback if fallback not in self.status and fallback not in self.contexts else f"{fallback}~{key}"
+        fb_key = (
+            fallback if fallback not in self.status and fallback not in self.contexts else f"{fallback}~{key}"
+        )
         self.key_node[fb_key] = fallback
         self.standin[fb_key] = key
         self._start(fb_key)
 
-    def _skip(self, key: str, reason: str, started: bool = False) -> None:
-        self.status[key] = "skipped"
+    def _skip(self, key: str, reason: str, upstream: str = "") -> None:
+        """Skip by policy (dependents run with None) or block after an upstream failure (they skip too)."""
+        self.status[key] = "blocked" if upstream else "skipped"
         self.outputs[key] = None
-        self.run.emit(NodeSkipped(reason=reason), node_id=self.prefix + key)
+        self.run.emit(NodeSkipped(reason=reason, upstream=upstream), node_id=self.prefix + key)
         self._finished(key)
 
     def _finished(self, key: str) -> None:
@@ -379,7 +387,7 @@ class Execution:
                 self.errors.pop(original, None)
                 ctx.emit(NodeSucceeded(kind=ctx.node.kind, attempt=ctx.attempt, output=encoded, via=key))
                 self.encoded[original] = self.encoded[key]
-            elif status == "skipped":
+            elif status in ("skipped", "blocked"):
                 self.run.emit(NodeSkipped(reason=f"fallback '{key}' was skipped"), node_id=ctx.node_id)
             else:
                 self.errors[original] = f"{self.errors.get(original, '')}; fallback '{key}' failed: " + (
@@ -400,8 +408,15 @@ class Execution:
             future = self.futures.pop(key, None)
             if future is not None:
                 future.cancel()
-            ctx.emit(NodeFailed(kind=ctx.node.kind, attempt=ctx.attempt, error_type="Cancelled",
-                                error="run was interrupted", final=True))
+            ctx.emit(
+                NodeFailed(
+                    kind=ctx.node.kind,
+                    attempt=ctx.attempt,
+                    error_type="Cancelled",
+                    error="run was interrupted",
+                    final=True,
+                )
+            )
             ctx.span.set_status(Status(StatusCode.ERROR, "cancelled"))
             ctx.span.end()
             self.status[key] = "failed"

@@ -26,11 +26,15 @@ class CellResult:
 
     @property
     def stdout(self) -> str:
-        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout")
+        return "".join(
+            m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout"
+        )
 
     @property
     def stderr(self) -> str:
-        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stderr")
+        return "".join(
+            m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stderr"
+        )
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -39,7 +43,11 @@ class CellResult:
     @property
     def data(self) -> list[dict[str, Any]]:
         """``data`` bundles of execute_result and display_data messages, in order."""
-        return [m["content"]["data"] for m in self.messages if m["header"]["msg_type"] in ("execute_result", "display_data")]
+        return [
+            m["content"]["data"]
+            for m in self.messages
+            if m["header"]["msg_type"] in ("execute_result", "display_data")
+        ]
 
     def text(self) -> str:
         """stdout plus every text/plain result."""
@@ -77,7 +85,9 @@ class KernelSession:
 
 
 @contextlib.contextmanager
-def running_kernel(kernel_name: str = "python3", env: dict[str, str] | None = None, cwd: str | None = None) -> Iterator[KernelSession]:
+def running_kernel(
+    kernel_name: str = "python3", env: dict[str, str] | None = None, cwd: str | None = None
+) -> Iterator[KernelSession]:
     """Start a kernel of an installed kernelspec (``python3``; ``agentcore`` once installed)."""
     km = KernelManager(kernel_name=kernel_name)
     full_env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}

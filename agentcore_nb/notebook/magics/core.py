@@ -15,6 +15,7 @@ def agentcore_magic(call: MagicCall) -> Any:
         f"agentcore-nb {__version__}",
         f"state: {project.home}",
         f"session: {call.session.session_id}",
-        "magics: " + ", ".join(sorted(("%%" if m.modes == ("cell",) else "%") + n for n, m in MAGICS.items())),
+        "magics: "
+        + ", ".join(sorted(("%%" if m.modes == ("cell",) else "%") + n for n, m in MAGICS.items())),
     ]
     print("\n".join(lines))
