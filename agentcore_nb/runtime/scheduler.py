@@ -108,9 +108,9 @@ class Execution:
         sync = self.rt.durability == "sync"
         try:
             while self.open > 0:
-                if self.ready and sync:
-                    self.run.log.flush()
                 while self.ready:
+                    if sync:  # what made this node ready is committed before it starts
+                        self.run.log.flush()
                     self._start(self.ready.popleft())
                 if self.open <= 0:
                     break
