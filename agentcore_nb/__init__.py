@@ -15,6 +15,21 @@ from .events import (
 from .graph import Backoff, Graph, Node, Policy, load_graph, save_graph
 from .runtime import NodeContext, RunHook, RunResult, Runtime, register_executor
 
+#: Public names whose modules load on first use (``from agentcore_nb import Interpreter``).
+_LAZY = {
+    "Interpreter": "agentcore_nb.interpreter",
+    "ExecutionResult": "agentcore_nb.interpreter",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentcore_nb' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext agentcore_nb``: magics, cell tracking and widgets in a stock IPython kernel."""
@@ -38,9 +53,11 @@ __all__ = [
     "DuckDBEventLog",
     "Event",
     "EventLog",
+    "ExecutionResult",
     "Graph",
     "GraphError",
     "InMemoryEventLog",
+    "Interpreter",
     "MemoryUpdateEvent",
     "Node",
     "NodeContext",

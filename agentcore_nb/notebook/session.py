@@ -1,4 +1,4 @@
-"""The per-kernel notebook session: the project, the session graph, and per-cell notes.
+"""The per-kernel notebook session: the project, the graph of cells, and per-cell notes.
 
 One session lives in each kernel (AgentCore kernel or ``%load_ext agentcore_nb``). Magics reach
 the project's components through ``session.project.services`` and record facts about the cell they
@@ -8,28 +8,58 @@ run in with :meth:`note_cell`; the cell tracker turns those into node metadata.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..graph.spec import Graph
-from ..project import Project
+from .cellgraph import CellGraph
+
+if TYPE_CHECKING:
+    from ..graph.spec import Graph
+    from ..project import Project
+    from .widget import ViewRegistry
 
 
 class NotebookSession:
     def __init__(self, project: Project | None = None, *, name: str = "notebook") -> None:
         self._project = project
         self.session_id = uuid.uuid4().hex
-        self.graph = Graph(name)
+        #: The cells as a graph; ``cells.graph`` is the engine graph of the notebook.
+        self.cells = CellGraph()
+        self.cells.graph.name = name
         self.cell_notes: dict[str, Any] = {}
+        self._views: ViewRegistry | None = None
+        #: Set by the extension: the IPython hooks (tracker) and the frontend channel (comm).
+        self.tracker: Any = None
+        self.channel: Any = None
+
+    @property
+    def graph(self) -> Graph:
+        """The engine graph of the notebook's cells (kept in sync by the tracker)."""
+        return self.cells.graph
 
     @property
     def project(self) -> Project:
         """Opened on first use, so a kernel that never touches state creates no files."""
         if self._project is None:
+            from ..project import Project
+
             self._project = Project()
         return self._project
 
+    @property
+    def views(self) -> ViewRegistry:
+        if self._views is None:
+            from .widget import ViewRegistry
+
+            self._views = ViewRegistry(self.cells)
+        return self._views
+
     def note_cell(self, **metadata: Any) -> None:
-        """Record metadata for the cell being executed (read by the cell tracker)."""
+        """Record metadata for the cell being executed (read by the cell tracker).
+
+        Keys with a meaning: ``defines`` / ``reads`` (names the magic binds or uses in the user
+        namespace, added to the cell's names), ``config`` (the node's config for the magic's
+        kind); everything else lands in the node's ``metadata.magic``.
+        """
         self.cell_notes.update(metadata)
 
     def take_cell_notes(self) -> dict[str, Any]:
@@ -37,6 +67,9 @@ class NotebookSession:
         return notes
 
     def close(self) -> None:
+        if self._views is not None:
+            self._views.close()
+            self._views = None
         if self._project is not None:
             self._project.close()
             self._project = None

@@ -12,8 +12,15 @@ the extension imports every module in that package and registers what they defin
     add.add_argument("text", nargs="+")
 
 User mistakes raise :class:`UsageError` (or any :class:`AgentcoreError`); the extension shows them
-as a single error line in the cell, never a traceback. The cell that used a magic becomes a node of
-that magic's ``kind`` (a plain cell is ``python``).
+as a single error line in the cell, never a traceback, and the cell leaves the notebook graph
+unchanged. The cell that used a magic becomes a node of that magic's ``kind`` (a plain cell is
+``python``; a cell of only kindless magics such as ``%graph`` is not a node).
+
+A handler tells the cell's node what the code analysis cannot see through ``call.metadata``:
+``defines`` / ``reads`` (names the magic binds or uses in the user namespace, e.g. a variable it
+stores a tool result in), ``config`` (the node's config for the magic's kind); any other key is kept
+under the node's ``metadata.magic``. A magic defined after ``%load_ext`` (in a notebook cell) is
+registered with :func:`agentcore_nb.notebook.extension.register_magic`.
 """
 
 from __future__ import annotations

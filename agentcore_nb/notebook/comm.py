@@ -1,0 +1,87 @@
+"""The ``agentcore.graph`` comm target: the session graph and its changes as JSON, for frontends.
+
+A frontend (the JupyterLab extension) opens a comm to ``agentcore.graph``; the kernel answers with
+a ``snapshot`` and then sends one ``changes`` message per cell (node added/updated/removed, state
+changes, new edges, runs started/finished). Message shapes: ``docs/kernel-protocol.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from .cellgraph import CellGraph
+
+TARGET = "agentcore.graph"
+PROTOCOL_VERSION = 1
+
+
+class GraphChannel:
+    def __init__(self, cells: CellGraph, comm_manager: Any, session_id: str) -> None:
+        self.cells = cells
+        self.comm_manager = comm_manager
+        self.session_id = session_id
+        self.comms: list[Any] = []
+        self._seq = itertools.count(1)
+
+    def install(self) -> None:
+        self.comm_manager.register_target(TARGET, self._opened)
+
+    def uninstall(self) -> None:
+        try:
+            self.comm_manager.unregister_target(TARGET, self._opened)
+        except KeyError:
+            pass
+        for comm in list(self.comms):
+            try:
+                comm.close(data={"v": PROTOCOL_VERSION, "type": "closed", "reason": "extension unloaded"})
+            except Exception:
+                pass
+        self.comms.clear()
+        self.cells.unsubscribe(self._publish)
+
+    def _message(self, type_: str, **fields: Any) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "seq": next(self._seq), "type": type_, **fields}
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._message(
+            "snapshot", session=self.session_id, kernel_version=__version__, graph=self.cells.snapshot()
+        )
+
+    def _opened(self, comm: Any, msg: dict[str, Any]) -> None:
+        self.comms.append(comm)
+        if len(self.comms) == 1:
+            self.cells.subscribe(self._publish)
+        comm.on_msg(lambda m, c=comm: self._received(c, m))
+        comm.on_close(lambda m, c=comm: self._closed(c))
+        comm.send(self.snapshot())
+
+    def _closed(self, comm: Any) -> None:
+        if comm in self.comms:
+            self.comms.remove(comm)
+        if not self.comms:
+            self.cells.unsubscribe(self._publish)
+
+    def _received(self, comm: Any, msg: dict[str, Any]) -> None:
+        data = msg.get("content", {}).get("data") or {}
+        request = data.get("type") if isinstance(data, dict) else None
+        if request == "refresh":
+            comm.send(self.snapshot())
+        else:
+            comm.send(
+                self._message(
+                    "error",
+                    error=f"unknown request type {request!r}; the kernel understands: refresh",
+                )
+            )
+
+    def _publish(self, changes: list[dict[str, Any]]) -> None:
+        message = self._message("changes", changes=changes)
+        for comm in list(self.comms):
+            try:
+                comm.send(message)
+            except Exception:
+                self._closed(comm)

@@ -1,0 +1,121 @@
+"""The installed AgentCore kernel over the Jupyter protocol: spec-valid messages, magics, interrupt,
+restart and shutdown."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager
+
+from .conftest import Kernel, cell_id
+from .message_spec import validate_message
+
+
+def test_kernelspec_is_installed_for_this_environment():
+    spec = KernelSpecManager().get_kernel_spec("agentcore")
+    assert spec.display_name == "AgentCore (Python 3)"
+    assert spec.language == "python"
+    assert spec.argv[1:] == ["-m", "agentcore_nb.notebook.kernel", "-f", "{connection_file}"]
+    assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    assert spec.interrupt_mode == "signal"
+    for logo in ("logo-32x32.png", "logo-64x64.png"):
+        assert (Path(spec.resource_dir) / logo).is_file()
+
+
+def test_kernel_info_reply_is_spec_valid(kernel: Kernel):
+    kernel.client.kernel_info()
+    reply = kernel.client.get_shell_msg(timeout=10)
+    while reply["msg_type"] != "kernel_info_reply":
+        reply = kernel.client.get_shell_msg(timeout=10)
+    validate_message(reply)
+    content = reply["content"]
+    assert content["implementation"] == "agentcore"
+    assert content["language_info"]["name"] == "python"
+    assert "AgentCore (Python 3)" in content["banner"]
+
+
+def test_every_message_of_typical_cells_is_spec_valid(kernel: Kernel):
+    cells = [
+        "x = 40 + 2",
+        "print('hello'); x",
+        "from IPython.display import HTML, display\ndisplay(HTML('<b>hi</b>'))",
+        "import sys; print('oops', file=sys.stderr)",
+        "1 / 0",
+        "x = = 1",
+        "%graph show --text",
+        "%graph json",
+        "%graph run --from nowhere",
+        "%%node answer --retries 1\nanswer = x",
+    ]
+    counts = []
+    for code in cells:
+        result = kernel.run(code, cell_id=cell_id())
+        validate_message(result.reply)
+        assert result.reply["msg_type"] == "execute_reply"
+        counts.append(result.reply["content"]["execution_count"])
+        types = [m["header"]["msg_type"] for m in result.messages]
+        assert types[0] == "status" and types[1] == "execute_input", types
+        for msg in result.messages:
+            validate_message(msg)
+    assert counts == list(range(counts[0], counts[0] + len(cells)))  # each cell counts once
+
+
+def test_cells_become_nodes_and_magics_answer(kernel: Kernel):
+    kernel.ok("%graph reset")
+    kernel.ok("base = 2", cell_id="k1")
+    kernel.ok("square = base ** 2", cell_id="k2")
+    text = kernel.ok("%graph show --text").stdout
+    assert text.splitlines()[0] == "graph 'notebook': 2 nodes, 1 edge (2 fresh)"
+    assert "cell_2  python  fresh    after cell_1; reads base; defines square" in text
+    magics = kernel.ok("%agentcore").stdout
+    assert "%graph" in magics and "%%node" in magics
+    helped = kernel.ok("%graph --help").stdout
+    assert helped.startswith("usage: %graph") and "run" in helped and "json" in helped
+    helped = kernel.ok("%graph run --help").stdout
+    assert "--from NODE" in helped and "--only NODE" in helped
+    helped = kernel.ok("%%node --help\nx = 1").stdout
+    assert helped.startswith("usage: %%node") and "--fallback OTHER" in helped
+    spec = json.loads(kernel.ok("%graph json").stdout)
+    assert spec["agentcore_graph"] == 1 and [n["name"] for n in spec["nodes"]] == ["cell_1", "cell_2"]
+
+
+def test_interrupt_stops_a_running_cell_and_the_kernel_goes_on(kernel: Kernel):
+    kernel.ok("%graph reset")
+    msg_id = kernel.send("import time\nprint('sleeping', flush=True)\ntime.sleep(30)", cell_id="sleepy")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until the cell is really running
+        msg = kernel.client.get_iopub_msg(timeout=20)
+        kernel.stray.append(msg)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["header"]["msg_type"] == "stream":
+            break
+    t0 = time.monotonic()
+    kernel.km.interrupt_kernel()
+    result = kernel.collect(msg_id, timeout=20)
+    kernel.stray.clear()
+    assert time.monotonic() - t0 < 5
+    assert result.status == "error"
+    assert result.reply["content"]["ename"] == "KeyboardInterrupt"
+    assert kernel.ok("1 + 1").data[-1]["text/plain"] == "2"
+    assert kernel.snapshot()["nodes"][0]["state"] == "failed"
+
+
+def test_restart_gives_an_empty_graph_and_shutdown_is_clean(module_home: str):
+    k = Kernel("agentcore", module_home)
+    try:
+        k.ok("a = 1")
+        assert len(k.graph()["nodes"]) == 1
+        k.km.restart_kernel(now=True)
+        k.client.wait_for_ready(timeout=60)
+        assert k.value("'a' in globals()") is False
+        assert k.graph()["nodes"] == []
+        k.ok("b = 2")
+        assert [n["name"] for n in k.graph()["nodes"]] == ["cell_1"]
+        k.client.stop_channels()
+        k.km.shutdown_kernel(now=False)
+        assert not k.km.is_alive()
+    finally:
+        if k.km.has_kernel:
+            k.km.shutdown_kernel(now=True)
