@@ -230,12 +230,18 @@ class Bubblewrap:
                 ro(f"/etc/{name}")
         for name in ("passwd", "group", "hosts", "resolv.conf", "hostname"):
             ro(str(etcdir / name), f"/etc/{name}")
+        # Install roots under /tmp (a checkout or venv there) go on top of the private /tmp.
+        under_tmp = [r for r in binds if r == "/tmp" or r.startswith("/tmp/")]
         for root in binds:
-            if os.path.isdir(root):
+            if os.path.isdir(root) and root not in under_tmp:
                 ro(root)
         ro(str(KERNEL_DIR), SANDBOX_KERNEL_DIR)
         args += ["--dev", "/dev", "--proc", "/proc"]
         args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+        made.add("/tmp")
+        for root in under_tmp:
+            if os.path.isdir(root):
+                ro(root)
         args += ["--bind", str(workdir), WORKSPACE, "--chdir", WORKSPACE, "--"]
         args += rlimit_args(self.prlimit, limits, address_space=address_space, cpu_seconds=cpu_seconds)
         args += [
