@@ -31,6 +31,15 @@ SERVICE_PROVIDERS: dict[str, str] = {
 }
 
 
+#: Components that take part in every run of a project's runtime (memory context, identity tokens).
+_HOOK_FACTORIES: dict[str, Callable[[Project], Any]] = {}
+
+
+def register_run_hook(name: str, factory: Callable[[Project], Any]) -> None:
+    """Add ``factory(project)`` (a :class:`RunHook` or None) to every project runtime built later."""
+    _HOOK_FACTORIES[name] = factory
+
+
 def register_service(name: str, factory: ServiceFactory) -> None:
     """Make ``project.services[name]`` build its object with ``factory(project)`` on first use."""
     _FACTORIES[name] = factory
@@ -108,7 +117,7 @@ class Project:
     def event_log(self) -> DuckDBEventLog:
         with self._lock:
             if self._event_log is None:
-                self._event_log = DuckDBEventLog(database=Database.open(self.database_path))
+                self._event_log = DuckDBEventLog.shared(self.database_path)
             return self._event_log
 
     def runtime(self, **kwargs: Any) -> Any:
@@ -117,7 +126,17 @@ class Project:
 
         with self._lock:
             if self._runtime is None:
-                self._runtime = Runtime(self.event_log, services=self.services, **kwargs)  # type: ignore[arg-type]
+                hooks = list(kwargs.pop("hooks", ()))
+                for factory in _HOOK_FACTORIES.values():
+                    hook = factory(self)
+                    if hook is not None:
+                        hooks.append(hook)
+                self._runtime = Runtime(
+                    self.event_log,
+                    services=self.services,  # type: ignore[arg-type]
+                    hooks=hooks,
+                    **kwargs,
+                )
             return self._runtime
 
     def path(self, *parts: str) -> Path:

@@ -42,12 +42,15 @@ _INSERT = (
     "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[])"
 )
 _open_logs: weakref.WeakSet[DuckDBEventLog] = weakref.WeakSet()
+_shared: dict[str, DuckDBEventLog] = {}
+_shared_lock = threading.Lock()
 
 
 @atexit.register
 def _flush_all_at_exit() -> None:
     for log in list(_open_logs):
         try:
+            log._refs = 1
             log.close()
         except Exception:
             pass
@@ -73,7 +76,20 @@ class DuckDBEventLog(EventLog):
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="agentcore-eventlog", daemon=True)
         self._writer.start()
+        self._refs = 1
         _open_logs.add(self)
+
+    @classmethod
+    def shared(cls, path: str | Path) -> DuckDBEventLog:
+        """The one log per file in this process (two writers would hand out the same ``seq``)."""
+        key = str(Path(path).resolve())
+        with _shared_lock:
+            log = _shared.get(key)
+            if log is None or log._closed:
+                log = _shared[key] = cls(database=Database.open(key))
+            else:
+                log._refs += 1
+            return log
 
     # ------------------------------------------------------------------ writing
     def _store(self, event: Event) -> None:
@@ -205,8 +221,16 @@ class DuckDBEventLog(EventLog):
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        if self._closed:
-            return
+        """Release one user; the last one flushes, stops the writer and closes the file."""
+        with _shared_lock:
+            if self._closed:
+                return
+            self._refs -= 1
+            if self._refs > 0:
+                self.flush()
+                return
+            if _shared.get(str(self.path)) is self:
+                del _shared[str(self.path)]
         try:
             self.flush()
         finally:

@@ -1,0 +1,597 @@
+"""Long-term memory: records in the project's DuckDB file, an hnswlib index beside it.
+
+Event-sourced: every add/forget is first a committed ``MemoryUpdateEvent`` in the event log; the
+``memory_records`` table and the index are projections of those events, with a watermark
+(``applied_seq``). Opening a store replays events past the watermark (a crash between commit and
+projection loses nothing) and repairs an index that is missing, stale or damaged.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..authz import authorize
+from ..events import MemoryUpdateEvent
+from ..home import DB_FILENAME
+from ..project import Project
+from .embedders import Embedder, get_embedder
+from .index import VectorIndex
+from .records import (
+    MemoryHit,
+    MemoryRecord,
+    MemoryStoreError,
+    check_metadata,
+    check_namespace,
+    check_text,
+    filter_sql,
+)
+from .shortterm import SessionCache
+
+SCHEMA_VERSION = 1
+_DDL = [
+    """CREATE TABLE IF NOT EXISTS memory_records (
+        id VARCHAR NOT NULL, label BIGINT NOT NULL, text VARCHAR NOT NULL, namespace VARCHAR NOT NULL,
+        actor VARCHAR, session VARCHAR, metadata JSON, created DOUBLE, updated DOUBLE,
+        tombstone BOOLEAN NOT NULL DEFAULT false, vec BLOB NOT NULL, seq BIGINT NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS memory_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+]
+_COLS = "id, label, text, namespace, actor, session, metadata, created, updated, tombstone"
+_INSERT = (
+    "INSERT INTO memory_records SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
+    "unnest(?), unnest(?)::JSON, unnest(?), unnest(?), false, unnest(?), unnest(?)"
+)
+INDEX_FILE = "memory.hnsw"
+_stores: dict[str, Memory] = {}
+_stores_lock = threading.Lock()
+PROGRESS_MIN = 10_000
+
+
+def _record(row: tuple) -> MemoryRecord:
+    return MemoryRecord(
+        id=row[0],
+        text=row[2],
+        namespace=row[3],
+        actor=row[4] or "",
+        session=row[5] or "",
+        metadata=json.loads(row[6]) if row[6] else {},
+        created=row[7],
+        updated=row[8],
+        tombstone=bool(row[9]),
+    )
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", disable=total < PROGRESS_MIN, leave=False)
+
+
+class Memory:
+    """Long-term memory of one project (plus short-term session caches)."""
+
+    def __init__(self, project: Project, *, embedder: str | Embedder | None = None, reembed: bool = False,
+                 owns_project: bool = False) -> None:  # fmt: skip
+        self.project = project
+        self._owns_project = owns_project
+        self._refs = 1
+        self._lock = threading.RLock()
+        self._db = project.database
+        self._log = project.event_log
+        self._db.ensure_schema("memory", SCHEMA_VERSION, _DDL)
+        self.index_path = project.home / INDEX_FILE
+        self._sessions: dict[str, SessionCache] = {}
+        self._cache: dict[int, MemoryRecord] | None = None
+        self._strategies: Any = None
+        self._closed = False
+        self.embedder = self._choose_embedder(embedder, reembed)
+        self.dim = self.embedder.dim
+        self._catch_up()
+        self.index = self._open_index()
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        where: str | Path | Project | None = None,
+        *,
+        embedder: str | Embedder | None = None,
+        reembed: bool = False,
+    ) -> Memory:
+        """The memory of a project (a :class:`Project`, its state directory, or its DuckDB file)."""
+        if isinstance(where, Project):
+            return cls(where, embedder=embedder, reembed=reembed)
+        home: Path | None = None
+        if where is not None:
+            p = Path(where)
+            if p.suffix == ".duckdb":
+                if p.name != DB_FILENAME:
+                    raise MemoryStoreError(f"{p}: a memory store lives in a state dir's {DB_FILENAME}")
+                home = p.parent
+            else:
+                home = p
+        project = Project(home)
+        try:
+            memory = cls.shared(project, embedder=embedder, reembed=reembed, owns_project=True)
+        except BaseException:
+            project.close()
+            raise
+        if memory.project is not project:
+            project.close()
+        return memory
+
+    @classmethod
+    def shared(cls, project: Project, *, embedder: str | Embedder | None = None, reembed: bool = False,
+               owns_project: bool = False) -> Memory:  # fmt: skip
+        """The one store object per file in this process (each has the index in memory)."""
+        key = str(project.database_path)
+        with _stores_lock:
+            memory = _stores.get(key)
+            if memory is not None and not memory._closed:
+                if embedder is not None and not reembed:
+                    wanted = get_embedder(embedder) if isinstance(embedder, str) else embedder
+                    if wanted.name != memory.embedder.name:
+                        raise MemoryStoreError(
+                            f"this memory store is open with embedder '{memory.embedder.name}', "
+                            f"not '{wanted.name}'"
+                        )
+                memory._refs += 1
+                return memory
+            memory = _stores[key] = cls(
+                project, embedder=embedder, reembed=reembed, owns_project=owns_project
+            )
+            return memory
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM memory_meta"))
+
+    def _set_meta(self, cur: Any, **values: Any) -> None:
+        for key, value in values.items():
+            cur.execute("INSERT OR REPLACE INTO memory_meta VALUES (?, ?)", [key, str(value)])
+
+    def _choose_embedder(self, wanted: str | Embedder | None, reembed: bool) -> Embedder:
+        meta = self._meta()
+        recorded = meta.get("embedder")
+        if wanted is None:
+            chosen = get_embedder(recorded) if recorded else get_embedder()
+        else:
+            chosen = get_embedder(wanted) if isinstance(wanted, str) else wanted
+        if recorded is None:
+            with self._db.lock:
+                cur = self._db.cursor()
+                self._set_meta(cur, embedder=chosen.name, dim=chosen.dim, applied_seq=-1, next_label=0)
+            return chosen
+        if chosen.name != recorded or str(chosen.dim) != meta.get("dim"):
+            if not reembed:
+                raise MemoryStoreError(
+                    f"this memory store was built with embedder '{recorded}' (dim {meta.get('dim')}), "
+                    f"not '{chosen.name}' (dim {chosen.dim})",
+                    hint=f"open it with embedder='{recorded}', or re-embed every record with reembed=True",
+                )
+            self._reembed(chosen)
+        return chosen
+
+    # ------------------------------------------------------------------ event sourcing
+    def _catch_up(self) -> None:
+        """Apply committed memory events the projection has not seen (a crash left them)."""
+        applied = int(self._meta().get("applied_seq", -1))
+        pending = [
+            e
+            for e in self._log.events(types=[MemoryUpdateEvent.type], after_seq=applied)
+            if isinstance(e, MemoryUpdateEvent)
+        ]
+        if pending:
+            self._apply(pending)
+
+    def _vectors_for(self, events: list[MemoryUpdateEvent]) -> np.ndarray:
+        out = np.zeros((len(events), self.dim), dtype=np.float32)
+        to_embed: list[int] = []
+        for i, e in enumerate(events):
+            packed = e.record.get("vector")
+            if packed:
+                out[i] = np.frombuffer(base64.b64decode(packed), dtype=np.float32)
+            else:
+                to_embed.append(i)
+        for start in range(0, len(to_embed), 256):
+            chunk = to_embed[start : start + 256]
+            out[chunk] = self.embedder.embed([events[i].record["text"] for i in chunk])
+        return out
+
+    def _apply(self, events: list[MemoryUpdateEvent], vectors: np.ndarray | None = None) -> list[int]:
+        """Project events into the records table (one transaction) and return new labels."""
+        adds = [e for e in events if e.op == "add"]
+        if vectors is None:
+            vectors = self._vectors_for(adds)
+        with self._db.lock:
+            next_label = int(self._meta().get("next_label", 0))
+            labels = list(range(next_label, next_label + len(adds)))
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            try:
+                if adds:
+                    cols: tuple[list, ...] = tuple([] for _ in range(11))
+                    for e, label, vec in zip(adds, labels, vectors, strict=True):
+                        r = e.record
+                        values = (r["id"], label, r["text"], e.namespace, r.get("actor", ""),
+                                  r.get("session", ""), json.dumps(r.get("metadata") or {}),
+                                  r["created"], r["created"], vec.tobytes(), e.seq)  # fmt: skip
+                        for col, v in zip(cols, values, strict=True):
+                            col.append(v)
+                    cur.execute(_INSERT, list(cols))
+                for e in events:
+                    if e.op == "forget":
+                        cur.execute(
+                            "UPDATE memory_records SET tombstone = true, updated = ? WHERE id = ?",
+                            [e.ts, e.record_id],
+                        )
+                self._set_meta(cur, applied_seq=events[-1].seq, next_label=next_label + len(adds))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        index = getattr(self, "index", None)
+        if index is not None:
+            if adds:
+                index.add(vectors, np.asarray(labels, dtype=np.int64))
+            for e in events:
+                if e.op == "forget":
+                    self._forget_label(e.record_id)
+        if self._cache is not None:
+            for e, label in zip(adds, labels, strict=True):
+                r = e.record
+                self._cache[label] = MemoryRecord(r["id"], r["text"], e.namespace, r.get("actor", ""),
+                                                  r.get("session", ""), r.get("metadata") or {},
+                                                  r["created"], r["created"])  # fmt: skip
+        return labels
+
+    def _forget_label(self, record_id: str) -> None:
+        rows = self._db.execute("SELECT label FROM memory_records WHERE id = ?", [record_id])
+        for (label,) in rows:
+            self.index.delete(label)
+            if self._cache is not None and label in self._cache:
+                self._cache[label].tombstone = True
+
+    # ------------------------------------------------------------------ the index
+    def _index_meta(self) -> dict[str, Any]:
+        return {"embedder": self.embedder.name}
+
+    def _open_index(self) -> VectorIndex:
+        total = int(self._db.execute("SELECT count(*) FROM memory_records")[0][0])
+        index = VectorIndex.load(self.index_path, self.dim, self._index_meta())
+        if index is None or index.count > total:
+            self.rebuilt_index = True
+            index = VectorIndex(self.dim, capacity=max(total, 1024))
+        else:
+            self.rebuilt_index = index.count < total
+        if index.count < total:
+            self._fill(index, index.count, total)
+        for (label,) in self._db.execute("SELECT label FROM memory_records WHERE tombstone"):
+            index.delete(label)
+        return index
+
+    def _fill(self, index: VectorIndex, start: int, total: int) -> None:
+        step = 20_000
+        with _progress(total - start, "memory: indexing") as bar:
+            for lo in range(start, total, step):
+                rows = self._db.execute(
+                    "SELECT label, vec FROM memory_records WHERE label >= ? AND label < ? ORDER BY label",
+                    [lo, lo + step],
+                )
+                labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, self.dim)
+                index.add(vecs, labels)
+                bar.update(len(rows))
+
+    def save_index(self) -> None:
+        with self._lock:
+            self.index.save(self.index_path, self._index_meta())
+
+    def rebuild(self) -> int:
+        """Rebuild the records table and the index from the event log alone; returns live records."""
+        with self._lock:
+            events = [
+                e
+                for e in self._log.events(types=[MemoryUpdateEvent.type])
+                if isinstance(e, MemoryUpdateEvent)
+            ]
+            with self._db.lock:
+                cur = self._db.cursor()
+                cur.execute("BEGIN")
+                cur.execute("DELETE FROM memory_records")
+                self._set_meta(cur, applied_seq=-1, next_label=0)
+                cur.execute("COMMIT")
+            self.index = VectorIndex(self.dim, capacity=max(len(events), 1024))
+            self._cache = None
+            if events:
+                with _progress(len(events), "memory: replaying") as bar:
+                    for lo in range(0, len(events), 5000):
+                        self._apply(events[lo : lo + 5000])
+                        bar.update(min(5000, len(events) - lo))
+            self.save_index()
+            return int(self.stats()["live"])
+
+    def _reembed(self, embedder: Embedder) -> None:
+        rows = self._db.execute("SELECT label, text FROM memory_records ORDER BY label")
+        with self._db.lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            for lo in range(0, len(rows), 256):
+                chunk = rows[lo : lo + 256]
+                vecs = embedder.embed([r[1] for r in chunk])
+                for (label, _), vec in zip(chunk, vecs, strict=True):
+                    cur.execute("UPDATE memory_records SET vec = ? WHERE label = ?", [vec.tobytes(), label])
+            self._set_meta(cur, embedder=embedder.name, dim=embedder.dim)
+            cur.execute("COMMIT")
+        self.index_path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ writing
+    def add(self, text: str, *, namespace: str = "default", actor: str | None = None,
+            session: str | None = None, metadata: dict[str, Any] | None = None,
+            token: str | None = None) -> MemoryRecord:  # fmt: skip
+        """Remember one text; returns after it is committed."""
+        return self.add_many([text], namespace=namespace, actor=actor, session=session,
+                             metadata=metadata, token=token)[0]  # fmt: skip
+
+    def add_many(self, items: Iterable[str | Mapping[str, Any]], *, namespace: str = "default",
+                 actor: str | None = None, session: str | None = None,
+                 metadata: dict[str, Any] | None = None, vectors: np.ndarray | None = None,
+                 token: str | None = None, run_id: str = "") -> list[MemoryRecord]:  # fmt: skip
+        """Remember many texts (strings, or dicts with ``text`` and any of the keyword fields).
+
+        ``vectors`` (n x dim) skips embedding. Returns after every record is committed.
+        """
+        now = time.time()
+        events: list[MemoryUpdateEvent] = []
+        for i, item in enumerate(items):
+            spec = dict(item) if isinstance(item, Mapping) else {"text": item}
+            text = check_text(spec.get("text"))
+            ns = check_namespace(spec.get("namespace", namespace))
+            meta = check_metadata(spec.get("metadata", metadata))
+            record: dict[str, Any] = {"id": uuid.uuid4().hex, "text": text, "actor": spec.get("actor", actor) or "",
+                      "session": spec.get("session", session) or "", "metadata": meta, "created": now}  # fmt: skip
+            if vectors is not None and i < len(vectors):
+                record["vector"] = ""  # filled below, once the shape is checked
+            events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
+                                            run_id=run_id, session_id=record["session"]))  # fmt: skip
+        if not events:
+            return []
+        if vectors is not None:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if vectors.ndim != 2 or vectors.shape != (len(events), self.dim):
+                raise MemoryStoreError(
+                    f"vectors have shape {tuple(vectors.shape)}, expected ({len(events)}, {self.dim})",
+                    hint=f"this store's embedder '{self.embedder.name}' makes {self.dim}-d vectors",
+                )
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            vectors = (vectors / norms).astype(np.float32)
+            for e, vec in zip(events, vectors, strict=True):
+                e.record["vector"] = base64.b64encode(vec.tobytes()).decode()
+        for ns in sorted({e.namespace for e in events}):
+            authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
+        if vectors is None:
+            vectors = self._vectors_for(events)
+        with self._lock:
+            for e in events:
+                self._log.append(e)
+            self._log.flush()
+            self._apply(events, vectors)
+        return [
+            MemoryRecord(
+                e.record_id,
+                e.record["text"],
+                e.namespace,
+                e.record["actor"],
+                e.record["session"],
+                e.record["metadata"],
+                now,
+                now,
+            )
+            for e in events
+        ]
+
+    def forget(self, record_id: str, *, token: str | None = None) -> MemoryRecord:
+        """Tombstone a record: it stays in the history, never in results."""
+        record = self.get(record_id)
+        authorize(self.project.services, token, f"memory:write:{record.namespace}")
+        if record.tombstone:
+            return record
+        event = MemoryUpdateEvent(op="forget", namespace=record.namespace, record_id=record_id)
+        with self._lock:
+            self._log.append(event)
+            self._log.flush()
+            self._apply([event])
+        record.tombstone = True
+        return record
+
+    # ------------------------------------------------------------------ reading
+    def get(self, record_id: str) -> MemoryRecord:
+        rows = self._db.execute(f"SELECT {_COLS} FROM memory_records WHERE id = ?", [record_id])
+        if not rows:
+            raise MemoryStoreError(f"no memory record with id {record_id!r}")
+        return _record(rows[0])
+
+    def _records(self, labels: list[int]) -> dict[int, MemoryRecord]:
+        with self._lock:
+            if self._cache is None:
+                rows = self._db.execute(f"SELECT {_COLS} FROM memory_records")
+                self._cache = {r[1]: _record(r) for r in rows}
+            return {label: self._cache[label] for label in labels if label in self._cache}
+
+    def _where(self, namespace: str | None, filters: Any, since: float | None, until: float | None,
+               strict: bool) -> tuple[list[str], list[Any]]:  # fmt: skip
+        where: list[str] = ["NOT tombstone"]
+        params: list[Any] = []
+        if namespace is not None:
+            check_namespace(namespace, prefix_ok=True)
+            if namespace.endswith("/"):
+                where.append("(starts_with(namespace, ?) OR namespace = ?)")
+                params += [namespace, namespace[:-1]]
+            else:
+                where.append("namespace = ?")
+                params.append(namespace)
+            if strict and not self._db.execute(
+                "SELECT 1 FROM memory_records WHERE " + " AND ".join(where[1:]) + " LIMIT 1", params
+            ):
+                known = ", ".join(self.stats()["namespaces"]) or "none yet"
+                raise MemoryStoreError(f"unknown namespace {namespace!r}", hint=f"known namespaces: {known}")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise MemoryStoreError(f"{name} must be a Unix timestamp (seconds), got {value!r}")
+        if since is not None:
+            where.append("created >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created <= ?")
+            params.append(until)
+        more, more_params = filter_sql(filters)
+        return where + more, params + more_params
+
+    def search(self, query: str | np.ndarray | list[float], *, k: int = 5, namespace: str | None = None,
+               filters: dict[str, Any] | None = None, since: float | None = None,
+               until: float | None = None, token: str | None = None, strict: bool = True,
+               session: str | None = None) -> list[MemoryHit]:  # fmt: skip
+        """Top-``k`` records by cosine similarity; ``namespace`` ending in ``/`` matches a prefix."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise MemoryStoreError(f"k must be a positive integer, got {k!r}")
+        authorize(self.project.services, token, f"memory:read:{namespace or '*'}", session_id=session)
+        if isinstance(query, str):
+            check_text(query)
+            vector = self.embedder.embed([query])[0]
+        else:
+            vector = np.asarray(query, dtype=np.float32).reshape(-1)
+            if vector.shape != (self.dim,):
+                raise MemoryStoreError(
+                    f"query vector has dimension {vector.size}, this store uses {self.dim}"
+                )
+        filtered = namespace is not None or filters or since is not None or until is not None
+        allowed: set[int] | None = None
+        if filtered:
+            where, params = self._where(namespace, filters, since, until, strict)
+            rows = self._db.execute(f"SELECT label FROM memory_records WHERE {' AND '.join(where)}", params)
+            allowed = {r[0] for r in rows}
+            if not allowed:
+                return []
+        with self._lock:
+            if allowed is not None and len(allowed) <= 2000:
+                labels = sorted(allowed)
+                sims = self.index.vectors(labels) @ vector
+                order = np.argsort(-sims)[:k]
+                found, scores = [labels[i] for i in order], [float(sims[i]) for i in order]
+            else:
+                found, scores = self.index.query(vector, k, allowed=allowed)
+        records = self._records(found)
+        return [MemoryHit(records[lb], s) for lb, s in zip(found, scores, strict=True) if lb in records]
+
+    def list(
+        self, *, namespace: str | None = None, limit: int = 20, include_forgotten: bool = False,
+             token: str | None = None) -> builtins.list[MemoryRecord]:  # fmt: skip
+        """The newest records (in a namespace, or a prefix ending with ``/``)."""
+        authorize(self.project.services, token, f"memory:read:{namespace or '*'}")
+        where, params = self._where(namespace, None, None, None, strict=False)
+        if include_forgotten:
+            where = where[1:] or ["true"]
+        rows = self._db.execute(
+            f"SELECT {_COLS} FROM memory_records WHERE {' AND '.join(where)} ORDER BY label DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [_record(r) for r in rows]
+
+    def events(
+        self, *, namespace: str | None = None, limit: int | None = None
+    ) -> builtins.list[MemoryUpdateEvent]:
+        """The memory's history (adds and forgets), oldest first."""
+        found = [
+            e
+            for e in self._log.events(types=[MemoryUpdateEvent.type])
+            if isinstance(e, MemoryUpdateEvent)
+            and (
+                namespace is None
+                or e.namespace == namespace
+                or e.namespace.startswith(namespace.rstrip("/") + "/")
+            )
+        ]
+        return found[-limit:] if limit else found
+
+    def stats(self) -> dict[str, Any]:
+        rows = self._db.execute(
+            "SELECT namespace, count(*) FILTER (WHERE NOT tombstone), count(*) FILTER (WHERE tombstone) "
+            "FROM memory_records GROUP BY namespace ORDER BY namespace"
+        )
+        live = sum(r[1] for r in rows)
+        forgotten = sum(r[2] for r in rows)
+        return {
+            "records": live + forgotten,
+            "live": live,
+            "forgotten": forgotten,
+            "namespaces": {r[0]: r[1] for r in rows if r[1]},
+            "embedder": self.embedder.name,
+            "dim": self.dim,
+            "index": str(self.index_path),
+            "indexed": self.index.live_count(),
+        }
+
+    # ------------------------------------------------------------------ short-term + strategies
+    def session(self, session_id: str) -> SessionCache:
+        """The short-term cache of one session (in memory; bounded)."""
+        with self._lock:
+            cache = self._sessions.get(session_id)
+            if cache is None:
+                cache = self._sessions[session_id] = SessionCache(session_id)
+            return cache
+
+    @property
+    def strategies(self) -> Any:
+        from .strategies import StrategyRunner
+
+        with self._lock:
+            if self._strategies is None:
+                self._strategies = StrategyRunner(self)
+            return self._strategies
+
+    def after_turn(self, session_id: str, *, namespace: str = "default",
+                   strategies: Iterable[str] = ("semantic",), token: str | None = None) -> Any:  # fmt: skip
+        """Run long-term strategies over the session's recent turns, in the background."""
+        return self.strategies.submit(
+            session_id, namespace=namespace, strategies=tuple(strategies), token=token
+        )
+
+    def flush(self) -> None:
+        """Wait for background strategies to finish."""
+        if self._strategies is not None:
+            self._strategies.wait()
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Release one user; the last one waits for strategies, saves the index, closes files."""
+        with _stores_lock:
+            if self._closed:
+                return
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            self._closed = True
+            if _stores.get(str(self.project.database_path)) is self:
+                del _stores[str(self.project.database_path)]
+        try:
+            if self._strategies is not None:
+                self._strategies.close()
+            self.save_index()
+        finally:
+            if self._owns_project:
+                self.project.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
