@@ -8,7 +8,6 @@ projection loses nothing) and repairs an index that is missing, stale or damaged
 
 from __future__ import annotations
 
-import base64
 import builtins
 import json
 import threading
@@ -42,13 +41,16 @@ _DDL = [
     """CREATE TABLE IF NOT EXISTS memory_records (
         id VARCHAR NOT NULL, label BIGINT NOT NULL, text VARCHAR NOT NULL, namespace VARCHAR NOT NULL,
         actor VARCHAR, session VARCHAR, metadata JSON, created DOUBLE, updated DOUBLE,
-        tombstone BOOLEAN NOT NULL DEFAULT false, vec BLOB NOT NULL, seq BIGINT NOT NULL)""",
+        tombstone BOOLEAN NOT NULL DEFAULT false, block BIGINT NOT NULL, pos INTEGER NOT NULL,
+        seq BIGINT NOT NULL)""",
+    # Vectors are written once, a block per add_many, before the events that point at them.
+    "CREATE TABLE IF NOT EXISTS memory_vectors (block BIGINT NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS memory_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
 ]
 _COLS = "id, label, text, namespace, actor, session, metadata, created, updated, tombstone"
 _INSERT = (
     "INSERT INTO memory_records SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
-    "unnest(?), unnest(?)::JSON, unnest(?), unnest(?), false, unnest(?), unnest(?)"
+    "unnest(?), unnest(?)::JSON, unnest(?), unnest(?), false, unnest(?), unnest(?), unnest(?)"
 )
 INDEX_FILE = "memory.hnsw"
 _stores: dict[str, Memory] = {}
@@ -192,21 +194,55 @@ class Memory:
         if pending:
             self._apply(pending)
 
-    def _vectors_for(self, events: list[MemoryUpdateEvent]) -> np.ndarray:
-        out = np.zeros((len(events), self.dim), dtype=np.float32)
-        to_embed: list[int] = []
-        for i, e in enumerate(events):
-            packed = e.record.get("vector")
-            if packed:
-                out[i] = np.frombuffer(base64.b64decode(packed), dtype=np.float32)
+    def _write_block(self, vectors: np.ndarray) -> int:
+        """Store vectors as one block (committed) and return its id."""
+        with self._db.lock:
+            cur = self._db.cursor()
+            block = int(cur.execute("SELECT coalesce(max(block), -1) + 1 FROM memory_vectors").fetchall()[0][0])
+            cur.execute("INSERT INTO memory_vectors VALUES (?, ?, ?)", [block, self.dim, vectors.tobytes()])
+        return block
+
+    def _blocks(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = self._db.execute(
+            "SELECT block, dim, data FROM memory_vectors WHERE block IN ("
+            + ",".join("?" * len(wanted))
+            + ")",
+            wanted,
+        )
+        return {
+            b: np.frombuffer(data, dtype=np.float32).reshape(-1, dim)
+            for b, dim, data in rows
+            if dim == self.dim
+        }
+
+    def _vectors_for(self, adds: list[MemoryUpdateEvent]) -> np.ndarray:
+        """Vectors of replayed adds: from their blocks, or embedded again (then stored as a block)."""
+        out = np.zeros((len(adds), self.dim), dtype=np.float32)
+        blocks = self._blocks(e.record["vector"][0] for e in adds if e.record.get("vector"))
+        missing: list[int] = []
+        for i, e in enumerate(adds):
+            ref = e.record.get("vector")
+            if ref and ref[0] in blocks:
+                out[i] = blocks[ref[0]][ref[1]]
             else:
-                to_embed.append(i)
-        for start in range(0, len(to_embed), 256):
-            chunk = to_embed[start : start + 256]
-            out[chunk] = self.embedder.embed([events[i].record["text"] for i in chunk])
+                missing.append(i)
+        if missing:
+            fresh = np.concatenate(
+                [self.embedder.embed([adds[i].record["text"] for i in missing[lo : lo + 256]])
+                 for lo in range(0, len(missing), 256)]
+            )  # fmt: skip
+            out[missing] = fresh
+            block = self._write_block(fresh)
+            for pos, i in enumerate(missing):
+                adds[i].record["vector"] = [block, pos]
         return out
 
-    def _apply(self, events: list[MemoryUpdateEvent], vectors: np.ndarray | None = None) -> list[int]:
+    def _apply(
+        self, events: list[MemoryUpdateEvent], vectors: np.ndarray | None = None, *, indexed: bool = False
+    ) -> list[int]:
         """Project events into the records table (one transaction) and return new labels."""
         adds = [e for e in events if e.op == "add"]
         if vectors is None:
@@ -218,12 +254,12 @@ class Memory:
             cur.execute("BEGIN")
             try:
                 if adds:
-                    cols: tuple[list, ...] = tuple([] for _ in range(11))
-                    for e, label, vec in zip(adds, labels, vectors, strict=True):
+                    cols: tuple[list, ...] = tuple([] for _ in range(12))
+                    for e, label in zip(adds, labels, strict=True):
                         r = e.record
                         values = (r["id"], label, r["text"], e.namespace, r.get("actor", ""),
                                   r.get("session", ""), json.dumps(r.get("metadata") or {}),
-                                  r["created"], r["created"], vec.tobytes(), e.seq)  # fmt: skip
+                                  r["created"], r["created"], r["vector"][0], r["vector"][1], e.seq)  # fmt: skip
                         for col, v in zip(cols, values, strict=True):
                             col.append(v)
                     cur.execute(_INSERT, list(cols))
@@ -240,7 +276,7 @@ class Memory:
                 raise
         index = getattr(self, "index", None)
         if index is not None:
-            if adds:
+            if adds and not indexed:
                 index.add(vectors, np.asarray(labels, dtype=np.int64))
             for e in events:
                 if e.op == "forget":
@@ -264,9 +300,9 @@ class Memory:
     def _index_meta(self) -> dict[str, Any]:
         return {"embedder": self.embedder.name}
 
-    def _open_index(self) -> VectorIndex:
+    def _open_index(self, *, trust_file: bool = True) -> VectorIndex:
         total = int(self._db.execute("SELECT count(*) FROM memory_records")[0][0])
-        index = VectorIndex.load(self.index_path, self.dim, self._index_meta())
+        index = VectorIndex.load(self.index_path, self.dim, self._index_meta()) if trust_file else None
         if index is None or index.count > total:
             self.rebuilt_index = True
             index = VectorIndex(self.dim, capacity=max(total, 1024))
@@ -283,12 +319,13 @@ class Memory:
         with _progress(total - start, "memory: indexing") as bar:
             for lo in range(start, total, step):
                 rows = self._db.execute(
-                    "SELECT label, vec FROM memory_records WHERE label >= ? AND label < ? ORDER BY label",
+                    "SELECT label, block, pos FROM memory_records WHERE label >= ? AND label < ? ORDER BY label",
                     [lo, lo + step],
                 )
+                blocks = self._blocks(r[1] for r in rows)
                 labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, self.dim)
-                index.add(vecs, labels)
+                vecs = np.stack([blocks[b][p] for _, b, p in rows]) if rows else np.zeros((0, self.dim))
+                index.add(vecs.astype(np.float32), labels)
                 bar.update(len(rows))
 
     def save_index(self) -> None:
@@ -321,16 +358,21 @@ class Memory:
 
     def _reembed(self, embedder: Embedder) -> None:
         rows = self._db.execute("SELECT label, text FROM memory_records ORDER BY label")
+        self.dim = embedder.dim
+        step = 20_000
+        for lo in range(0, len(rows), step):
+            chunk = rows[lo : lo + step]
+            vecs = np.concatenate(
+                [embedder.embed([r[1] for r in chunk[i : i + 256]]) for i in range(0, len(chunk), 256)]
+            )
+            block = self._write_block(vecs)
+            with self._db.lock:
+                self._db.con.execute(
+                    "UPDATE memory_records SET block = ?, pos = label - ? WHERE label >= ? AND label < ?",
+                    [block, chunk[0][0], chunk[0][0], chunk[-1][0] + 1],
+                )
         with self._db.lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN")
-            for lo in range(0, len(rows), 256):
-                chunk = rows[lo : lo + 256]
-                vecs = embedder.embed([r[1] for r in chunk])
-                for (label, _), vec in zip(chunk, vecs, strict=True):
-                    cur.execute("UPDATE memory_records SET vec = ? WHERE label = ?", [vec.tobytes(), label])
-            self._set_meta(cur, embedder=embedder.name, dim=embedder.dim)
-            cur.execute("COMMIT")
+            self._set_meta(self._db.cursor(), embedder=embedder.name, dim=embedder.dim)
         self.index_path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ writing
@@ -351,15 +393,13 @@ class Memory:
         """
         now = time.time()
         events: list[MemoryUpdateEvent] = []
-        for i, item in enumerate(items):
+        for item in items:
             spec = dict(item) if isinstance(item, Mapping) else {"text": item}
             text = check_text(spec.get("text"))
             ns = check_namespace(spec.get("namespace", namespace))
             meta = check_metadata(spec.get("metadata", metadata))
             record: dict[str, Any] = {"id": uuid.uuid4().hex, "text": text, "actor": spec.get("actor", actor) or "",
                       "session": spec.get("session", session) or "", "metadata": meta, "created": now}  # fmt: skip
-            if vectors is not None and i < len(vectors):
-                record["vector"] = ""  # filled below, once the shape is checked
             events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
                                             run_id=run_id, session_id=record["session"]))  # fmt: skip
         if not events:
@@ -374,17 +414,32 @@ class Memory:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             norms[norms == 0] = 1.0
             vectors = (vectors / norms).astype(np.float32)
-            for e, vec in zip(events, vectors, strict=True):
-                e.record["vector"] = base64.b64encode(vec.tobytes()).decode()
         for ns in sorted({e.namespace for e in events}):
             authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
         if vectors is None:
-            vectors = self._vectors_for(events)
+            vectors = np.concatenate(
+                [self.embedder.embed([e.record["text"] for e in events[lo : lo + 256]])
+                 for lo in range(0, len(events), 256)]
+            )  # fmt: skip
         with self._lock:
-            for e in events:
-                self._log.append(e)
-            self._log.flush()
-            self._apply(events, vectors)
+            # The index build (hnswlib releases the GIL) overlaps the commits of block and events.
+            first = int(self._meta().get("next_label", 0))
+            labels = np.arange(first, first + len(events), dtype=np.int64)
+            builder = threading.Thread(target=self.index.add, args=(vectors, labels), daemon=True)
+            builder.start()
+            try:
+                block = self._write_block(vectors)
+                for pos, e in enumerate(events):
+                    e.record["vector"] = [block, pos]
+                for e in events:
+                    self._log.append(e)
+                self._log.flush()
+                self._apply(events, vectors, indexed=True)
+            except BaseException:
+                builder.join()
+                self.index = self._open_index(trust_file=False)  # drop what the failed write indexed
+                raise
+            builder.join()
         return [
             MemoryRecord(
                 e.record_id,
