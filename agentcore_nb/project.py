@@ -40,9 +40,13 @@ def register_run_hook(name: str, factory: Callable[[Project], Any]) -> None:
     _HOOK_FACTORIES[name] = factory
 
 
+_MISSING: set[str] = set()
+
+
 def register_service(name: str, factory: ServiceFactory) -> None:
     """Make ``project.services[name]`` build its object with ``factory(project)`` on first use."""
     _FACTORIES[name] = factory
+    _MISSING.discard(name)
 
 
 class _Services(Mapping[str, Any]):
@@ -59,11 +63,11 @@ class _Services(Mapping[str, Any]):
             if name in self._made:
                 return self._made[name]
             factory = _FACTORIES.get(name)
-            if factory is None and name in SERVICE_PROVIDERS:
+            if factory is None and name in SERVICE_PROVIDERS and name not in _MISSING:
                 try:
                     importlib.import_module(SERVICE_PROVIDERS[name])
                 except ImportError:
-                    pass
+                    _MISSING.add(name)  # asked on every tool call: do not search sys.path again
                 factory = _FACTORIES.get(name)
             if factory is None:
                 raise KeyError(name)

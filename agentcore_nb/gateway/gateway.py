@@ -1,0 +1,496 @@
+"""The gateway: one way to register, find and call every tool, with validation, scopes, spans and
+events on each call.
+
+A call: resolve ``name[@version]`` -> ask identity for ``tool:NAME`` -> validate the input ->
+call the target within the tool's timeout -> validate the output. Every call is an
+``execute_tool NAME`` span and an ``ActionEvent``; a failure is one :class:`ToolError` line.
+Synchronous Python tools run inline in the caller's thread (the dispatch cost is what is left);
+HTTP, OpenAPI and MCP targets run on the gateway's event loop with one shared HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import hashlib
+import inspect
+import random
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+
+from ..authz import authorize
+from ..errors import AgentcoreError
+from ..events import ActionEvent
+from ..runtime.workers import LoopThread
+from . import openapi as openapi_mod
+from .registry import Registry
+from .spec import (
+    ToolError,
+    ToolInputError,
+    ToolOutputError,
+    ToolSchemaError,
+    ToolSpec,
+    ToolTargetError,
+    ToolTimeoutError,
+    UnknownToolError,
+    check_name,
+    check_schema,
+    schema_changes,
+    schema_from_function,
+    validation_error,
+    validator_for,
+)
+from .targets import call_http, call_mcp, call_openapi, call_python, mcp_list, resolve_ref
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..runtime.context import NodeContext
+
+_tracer = trace.get_tracer("agentcore_nb.gateway")
+
+
+@dataclass(slots=True)
+class Registration:
+    """What a register call did: ``created``, ``updated`` (same schema) or ``new-version``."""
+
+    spec: ToolSpec
+    action: str
+    breaking: bool = False
+    changes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        what = {"created": "registered", "updated": "updated", "new-version": "new version of"}[self.action]
+        text = f"{what} {self.spec.ref}"
+        if self.changes:
+            text += f" ({'breaking' if self.breaking else 'compatible'}: {'; '.join(self.changes)})"
+        return text
+
+
+def prefixed(prefix: str, name: str) -> str:
+    """``prefix_name`` within MCP's 64 characters (a hash keeps long names distinct)."""
+    full = re.sub(r"[^A-Za-z0-9_\-.]", "_", f"{prefix}_{name}")
+    if len(full) <= 64:
+        return full
+    digest = hashlib.sha1(full.encode()).hexdigest()[:8]
+    return f"{full[:55]}_{digest}"
+
+
+def _words(name: str) -> str:
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ")
+
+
+class Gateway:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.registry = Registry(project.database)
+        self._live: dict[str, Callable[..., Any]] = {}
+        self._specs: dict[str, ToolSpec] | None = None
+        self._versions: dict[str, ToolSpec] = {}
+        self._validators: dict[tuple[str, int, str], Any] = {}
+        self._builtins: dict[str, tuple[ToolSpec, Callable[..., Any]]] | None = None
+        self._search_cache: tuple[int, list[str], Any] | None = None
+        self._generation = 0
+        self._lock = threading.RLock()
+        self._loop: LoopThread | None = None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # ------------------------------------------------------------------ lookup
+    def _current(self) -> dict[str, ToolSpec]:
+        with self._lock:
+            if self._specs is None:
+                self._specs = self.registry.current()
+            return self._specs
+
+    def _invalidate(self) -> None:
+        with self._lock:
+            self._specs = None
+            self._versions.clear()
+            self._generation += 1
+
+    def builtin_tools(self) -> dict[str, tuple[ToolSpec, Callable[..., Any]]]:
+        """Built-in tools (the code interpreter's), listed and callable, not stored."""
+        if self._builtins is None:
+            found: dict[str, tuple[ToolSpec, Callable[..., Any]]] = {}
+            try:
+                from ..interpreter.tool import builtin_tools
+            except ImportError:
+                builtin_tools = list  # type: ignore[assignment]
+            for t in builtin_tools():
+                spec = ToolSpec(t["name"], t["description"], t["inputSchema"], t.get("outputSchema"),
+                                target={"type": "builtin"}, timeout=float(t.get("timeout", 300)))  # fmt: skip
+                found[spec.name] = (spec, t["handler"])
+            self._builtins = found
+        return self._builtins
+
+    def list(self) -> builtins.list[ToolSpec]:
+        """Current versions of registered tools, then the built-ins."""
+        registered = list(self._current().values())
+        names = {s.name for s in registered}
+        return registered + [s for n, (s, _) in self.builtin_tools().items() if n not in names]
+
+    def get(self, ref: str) -> ToolSpec:
+        """A tool by ``name`` (current version) or ``name@version``."""
+        if not isinstance(ref, str) or not ref:
+            raise UnknownToolError(f"tool name must be a non-empty string, got {ref!r}")
+        spec = self._current().get(ref)
+        if spec is not None:
+            return spec
+        if ref in self.builtin_tools():
+            return self.builtin_tools()[ref][0]
+        name, _, version = ref.partition("@")
+        if version:
+            if not version.isdigit():
+                raise UnknownToolError(
+                    f"bad tool version in {ref!r}", hint="use NAME@N, e.g. getOrderStatus@1"
+                )
+            with self._lock:
+                cached = self._versions.get(ref)
+                if cached is None:
+                    cached = self._versions[ref] = self.registry.get(name, int(version))
+                return cached
+        known = ", ".join(sorted(self._current())[:10]) or "none registered"
+        raise UnknownToolError(f"unknown tool '{ref}'", hint=f"known tools: {known}")
+
+    # ------------------------------------------------------------------ registering
+    def register(self, definition: dict[str, Any] | ToolSpec, *, target: dict[str, Any] | None = None,
+                 fn: Callable[..., Any] | None = None, timeout: float | None = None) -> Registration:  # fmt: skip
+        """Register (or re-register) a tool from an MCP-style definition and a target."""
+        if isinstance(definition, ToolSpec):
+            definition = {**definition.to_mcp(), "target": definition.target, "timeout": definition.timeout}
+        if not isinstance(definition, dict):
+            raise ToolSchemaError(f"a tool definition must be an object, got {type(definition).__name__}")
+        name = check_name(definition.get("name"))
+        description = definition.get("description") or ""
+        if not isinstance(description, str):
+            raise ToolSchemaError(f"tool {name}: description must be a string")
+        input_schema = check_schema(definition.get("inputSchema", {"type": "object"}), "inputSchema")
+        output_schema = definition.get("outputSchema")
+        if output_schema is not None:
+            check_schema(output_schema, "outputSchema")
+        tgt = target if target is not None else definition.get("target") or {"type": "none"}
+        if fn is not None:
+            tgt = {"type": "python", "ref": _ref_of(fn)}
+        limit = float(timeout if timeout is not None else definition.get("timeout", 30.0))
+        if not limit > 0:
+            raise ToolSchemaError(f"tool {name}: timeout must be positive")
+        spec = ToolSpec(name, description, input_schema, output_schema, target=tgt, timeout=limit)
+        with self._lock:
+            try:
+                old: ToolSpec | None = self.registry.get(name)
+            except UnknownToolError:
+                old = None
+            changed = old is not None and (
+                old.input_schema != input_schema or old.output_schema != output_schema
+            )
+            self.registry.save(spec, new_version=changed)
+            if fn is not None:
+                self._live[name] = fn
+            else:
+                self._live.pop(name, None)
+            self._invalidate()
+        if old is None:
+            return Registration(spec, "created")
+        if not changed:
+            return Registration(spec, "updated")
+        breaking, changes = schema_changes(old.input_schema, input_schema)
+        if old.output_schema != output_schema:
+            changes.append("output schema changed")
+            breaking = True
+        return Registration(spec, "new-version", breaking, changes)
+
+    def register_function(self, fn: Callable[..., Any], *, name: str | None = None,
+                          description: str | None = None, input_schema: dict[str, Any] | None = None,
+                          output_schema: dict[str, Any] | None = None,
+                          timeout: float | None = None) -> ToolSpec:  # fmt: skip
+        """A Python function as a tool; its schema comes from type hints and docstring unless given."""
+        desc, derived_in, derived_out = schema_from_function(fn)
+        definition = {"name": name or fn.__name__, "description": description or desc,
+                      "inputSchema": input_schema or derived_in,
+                      "outputSchema": output_schema if output_schema is not None else derived_out}  # fmt: skip
+        return self.register(definition, fn=fn, timeout=timeout).spec
+
+    def register_http(self, definition: dict[str, Any], url: str, *, method: str = "POST",
+                      auth: dict[str, Any] | None = None) -> Registration:  # fmt: skip
+        if not url.startswith(("http://", "https://")):
+            raise ToolSchemaError(f"endpoint {url!r} must be an http(s) URL")
+        return self.register(
+            definition, target={"type": "http", "url": url, "method": method.upper(), "auth": auth}
+        )
+
+    def register_openapi(self, document: str | Path, *, base_url: str | None = None,
+                         prefix: str | None = None, secrets: dict[str, str] | None = None) -> builtins.list[Registration]:  # fmt: skip
+        doc = openapi_mod.load_document(document)
+        out = []
+        for tool in openapi_mod.operations(doc, base_url=base_url, secrets=secrets):
+            if prefix:
+                tool["name"] = prefixed(prefix, tool["name"])
+            out.append(self.register(tool))
+        return out
+
+    def register_mcp(self, server: str, *, prefix: str) -> builtins.list[Registration]:
+        """Every tool of an MCP server (a URL, or a command to start over stdio), as ``prefix_tool``."""
+        check_name(prefix)
+        try:
+            tools = self._run(mcp_list(server), timeout=60)
+        except ToolError:
+            raise
+        except Exception as exc:
+            raise ToolTargetError(
+                f"cannot list tools of MCP server {server.split()[0]}: {type(exc).__name__}: {exc}"[:300]
+            ) from None
+        out = []
+        for t in tools:
+            target: dict[str, Any] = {"type": "mcp", "server": server, "tool": t.name}
+            output = t.output_schema
+            if isinstance(output, dict) and set(output.get("properties", {})) == {"result"}:
+                output, target["unwrap"] = output["properties"]["result"], True  # the SDK's wrapper
+            definition = {"name": prefixed(prefix, t.name), "description": t.description or "",
+                          "inputSchema": t.input_schema, "outputSchema": output}  # fmt: skip
+            out.append(self.register(definition, target=target))
+        return out
+
+    def remove(self, name: str) -> int:
+        with self._lock:
+            n = self.registry.remove(name)
+            self._live.pop(name, None)
+            self._invalidate()
+        return n
+
+    # ------------------------------------------------------------------ search
+    def search(self, query: str, k: int = 5) -> builtins.list[tuple[ToolSpec, float]]:
+        """Tools ranked by similarity of the query to their names and descriptions."""
+        if not isinstance(query, str) or not query.strip():
+            raise ToolError("tool search needs a non-empty query")
+        from ..memory.embedders import get_embedder
+
+        embedder = get_embedder()
+        tools = self.list()
+        with self._lock:
+            cache = self._search_cache
+            names = [t.name for t in tools]
+            if cache is None or cache[0] != self._generation or cache[1] != names:
+                matrix = (
+                    embedder.embed([f"{_words(t.name)}. {t.description}" for t in tools]) if tools else None
+                )
+                cache = self._search_cache = (self._generation, names, matrix)
+        if cache[2] is None:
+            return []
+        scores = cache[2] @ embedder.embed([query])[0]
+        order = scores.argsort()[::-1][:k]
+        return [(tools[i], float(scores[i])) for i in order]
+
+    # ------------------------------------------------------------------ calling
+    def _validator(self, spec: ToolSpec, which: str) -> Any:
+        key = (spec.name, spec.version, which)
+        found = self._validators.get(key)
+        if found is None:
+            schema = spec.input_schema if which == "input" else spec.output_schema
+            found = self._validators[key] = validator_for(schema or {})
+        return found
+
+    def _prepare(self, ref: str, arguments: Any, token: str | None, session_id: str | None) -> ToolSpec:
+        spec = self.get(ref)
+        authorize(self.project.services, token, f"tool:{spec.name}", session_id=session_id)
+        if not isinstance(arguments, dict):
+            raise ToolInputError(f"input: arguments must be an object, got {type(arguments).__name__}")
+        problem = validation_error(self._validator(spec, "input"), arguments, "input")
+        if problem:
+            raise ToolInputError(f"{spec.name}: {problem}")
+        return spec
+
+    def _check_output(self, spec: ToolSpec, value: Any) -> Any:
+        if spec.output_schema is not None:
+            problem = validation_error(self._validator(spec, "output"), value, "output")
+            if problem:
+                raise ToolOutputError(f"{spec.name}: {problem}")
+        return value
+
+    def _sync_target(self, spec: ToolSpec) -> Callable[..., Any] | None:
+        """The function to call inline for synchronous Python and built-in targets, else None."""
+        kind = spec.target.get("type")
+        if kind == "python":
+            fn = self._live.get(spec.name) or resolve_ref(spec.target["ref"])
+            return None if inspect.iscoroutinefunction(fn) else fn
+        return None
+
+    def call(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
+             session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
+        """Call a tool and return its output (raises :class:`ToolError` with one line)."""
+        arguments = {} if arguments is None else arguments
+        with _CallTrace(self, ref, arguments, ctx) as record:
+            spec = record.spec = self._prepare(
+                ref, arguments, token, session_id or (ctx.session_id if ctx else None)
+            )
+            fn = self._sync_target(spec)
+            if fn is not None:
+                try:
+                    value = fn(**arguments)
+                except ToolError:
+                    raise
+                except AgentcoreError as exc:
+                    raise ToolTargetError(f"{spec.name}: {exc}") from None
+                except Exception as exc:
+                    raise ToolTargetError(f"{spec.name} raised {type(exc).__name__}: {exc}") from None
+            else:
+                value = self._run(
+                    self._dispatch(spec, arguments, token, session_id, ctx), timeout=spec.timeout + 5
+                )
+            record.output = self._check_output(spec, value)
+            return record.output
+
+    async def acall(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
+                    session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
+        arguments = {} if arguments is None else arguments
+        with _CallTrace(self, ref, arguments, ctx) as record:
+            spec = record.spec = self._prepare(
+                ref, arguments, token, session_id or (ctx.session_id if ctx else None)
+            )
+            value = await self._dispatch(spec, arguments, token, session_id, ctx)
+            record.output = self._check_output(spec, value)
+            return record.output
+
+    async def _dispatch(self, spec: ToolSpec, arguments: dict[str, Any], token: str | None,
+                        session_id: str | None, ctx: NodeContext | None) -> Any:  # fmt: skip
+        kind = spec.target.get("type")
+        try:
+            async with asyncio.timeout(spec.timeout):
+                if kind == "python":
+                    fn = self._live.get(spec.name) or resolve_ref(spec.target["ref"])
+                    return await call_python(fn, arguments)
+                if kind == "builtin":
+                    handler = self.builtin_tools()[spec.name][1]
+                    sid = session_id or (ctx.session_id if ctx else None)
+                    return await asyncio.to_thread(
+                        handler, arguments, services=self.project.services, token=token, session_id=sid
+                    )
+                if kind == "http":
+                    return await call_http(self._http(), spec.target, arguments, spec.timeout)
+                if kind == "openapi":
+                    return await call_openapi(self._http(), spec.target, arguments, spec.timeout)
+                if kind == "mcp":
+                    return await call_mcp(spec.target, arguments)
+        except TimeoutError:
+            raise ToolTimeoutError(f"{spec.name} timed out after {spec.timeout:g}s") from None
+        except ToolError:
+            raise
+        except AgentcoreError as exc:
+            raise ToolTargetError(f"{spec.name}: {exc}") from None
+        except Exception as exc:
+            raise ToolTargetError(f"{spec.name} raised {type(exc).__name__}: {exc}") from None
+        if kind == "none":
+            raise ToolTargetError(
+                f"tool {spec.name} has no target yet",
+                hint="bind one: agentcore gateway register --name NAME --schema FILE --url URL "
+                "(or --python module:function, --openapi FILE, --mcp CMD|URL)",
+            )
+        raise ToolTargetError(f"tool {spec.name} has an unknown target type {kind!r}")
+
+    # ------------------------------------------------------------------ the loop and the HTTP client
+    def _loop_thread(self) -> LoopThread:
+        with self._lock:
+            if self._loop is None:
+                self._loop = LoopThread()
+            return self._loop
+
+    def _http(self) -> httpx.AsyncClient:
+        """One pooled client per event loop (the gateway's own, or the caller's for ``acall``)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+                follow_redirects=False,
+            )
+        return client
+
+    def _run(self, coro: Any, *, timeout: float) -> Any:
+        future = self._loop_thread().submit(coro)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()
+            raise ToolTimeoutError(f"tool call did not finish within {timeout:g}s") from None
+
+    def close(self) -> None:
+        if self._loop is not None:
+            client = self._clients.pop(self._loop.loop(), None)
+            if client is not None:
+                try:
+                    self._loop.submit(client.aclose()).result(timeout=5)
+                except Exception:
+                    pass
+            self._loop.shutdown()
+            self._loop = None
+
+
+def _ref_of(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", "") or "__main__"
+    return f"{module}:{getattr(fn, '__qualname__', getattr(fn, '__name__', 'tool'))}"
+
+
+class _CallTrace:
+    """The span and the ActionEvent of one call (the output or the error, and how long it took)."""
+
+    __slots__ = ("_token", "arguments", "call_id", "ctx", "gateway", "output", "ref", "span", "spec", "t0")
+
+    def __init__(self, gateway: Gateway, ref: str, arguments: Any, ctx: NodeContext | None) -> None:
+        self.gateway, self.ref, self.arguments, self.ctx = gateway, ref, arguments, ctx
+        self.spec: ToolSpec | None = None
+        self.output: Any = None
+
+    def __enter__(self) -> _CallTrace:
+        self.call_id = f"{random.getrandbits(64):016x}"  # uuid4 reads os.urandom: 60 us here
+        tracer = self.ctx.tracer if self.ctx is not None else _tracer
+        parent = trace.set_span_in_context(self.ctx.span) if self.ctx is not None else None
+        self.span = tracer.start_span(
+            f"execute_tool {self.ref}",
+            context=parent,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": str(self.ref),
+                "gen_ai.tool.call.id": self.call_id,
+            },
+        )
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        duration = (time.perf_counter() - self.t0) * 1000
+        name = self.spec.name if self.spec else str(self.ref)
+        status = (
+            "succeeded"
+            if exc is None
+            else ("denied" if type(exc).__name__ == "NotPermittedError" else "failed")
+        )
+        error = "" if exc is None else str(exc)
+        if self.spec is not None:
+            self.span.set_attribute("gen_ai.tool.type", self.spec.target.get("type", "none"))
+        if exc is not None:
+            self.span.set_status(StatusCode.ERROR, error)
+            self.span.set_attribute("error.type", type(exc).__name__)
+        self.span.end()
+        event = ActionEvent(action=f"tool:{name}", input=self.arguments, output=self.output, status=status,
+                            error=error, duration_ms=round(duration, 3),
+                            attributes={"tool.call_id": self.call_id,
+                                        "tool.version": self.spec.version if self.spec else 0})  # fmt: skip
+        try:
+            if self.ctx is not None:
+                self.ctx.emit(event)
+            else:
+                self.gateway.project.event_log.append(event)
+        except Exception:
+            pass  # an unserialisable output must not turn a finished call into a failure
+        if exc is not None and not isinstance(exc, AgentcoreError) and isinstance(exc, Exception):
+            raise ToolTargetError(f"{name} failed: {type(exc).__name__}: {exc}") from None
