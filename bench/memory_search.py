@@ -2,7 +2,8 @@
 
 A clustered synthetic set of N x 384-d vectors (100,000; --quick 20,000) with exact top-10 ground
 truth. Measured in one run:
-  ingest   our add_many (events + records + index) vs a raw hnswlib build
+  ingest   our add_many (events + records + index) vs a raw hnswlib build (mean of one before
+           and one after ours, so that drifting machine load does not favour either side)
   search   our search (query vector given, no filters) vs raw knn_query vs DuckDB
            array_cosine_similarity ... ORDER BY ... LIMIT 10 over a FLOAT[384] column
   reopen   opening the store from disk (must not rebuild a healthy index)
@@ -40,7 +41,9 @@ def dataset(n: int, queries: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(max(n // 500, 8), DIM)).astype(np.float32)
     data = centers[rng.integers(0, len(centers), n)] + 0.35 * rng.normal(size=(n, DIM)).astype(np.float32)
-    q = centers[rng.integers(0, len(centers), queries)] + 0.35 * rng.normal(size=(queries, DIM)).astype(np.float32)
+    q = centers[rng.integers(0, len(centers), queries)] + 0.35 * rng.normal(size=(queries, DIM)).astype(
+        np.float32
+    )
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     return data.astype(np.float32), q.astype(np.float32)
@@ -48,6 +51,16 @@ def dataset(n: int, queries: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray
 
 def p50_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
+
+
+def raw_build(data: np.ndarray) -> tuple[hnswlib.Index, float]:
+    """The peer: one hnswlib index over the same vectors with the store's parameters and threads."""
+    t0 = time.perf_counter()
+    raw = hnswlib.Index(space="cosine", dim=DIM)
+    raw.init_index(max_elements=len(data), ef_construction=EF_CONSTRUCTION, M=M)
+    raw.add_items(data, np.arange(len(data)), num_threads=-1)
+    raw.set_ef(EF_SEARCH)
+    return raw, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -60,14 +73,8 @@ def main() -> None:
     truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
     print(f"dataset: {n} x {DIM}, {nq} queries, exact top-10 computed", flush=True)
 
-    # raw hnswlib build
-    t0 = time.perf_counter()
-    raw = hnswlib.Index(space="cosine", dim=DIM)
-    raw.init_index(max_elements=n, ef_construction=EF_CONSTRUCTION, M=M)
-    raw.add_items(data, np.arange(n), num_threads=-1)
-    raw.set_ef(EF_SEARCH)
-    raw_build = time.perf_counter() - t0
-    print(f"raw hnswlib build: {raw_build:.2f}s", flush=True)
+    raw, raw_before = raw_build(data)
+    print(f"raw hnswlib build: {raw_before:.2f}s", flush=True)
 
     home = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     os.environ["AGENTCORE_HOME"] = str(home)
@@ -78,11 +85,19 @@ def main() -> None:
     ours_ingest = time.perf_counter() - t0
     label_of = {r.id: i for i, r in enumerate(records)}
     print(f"our add_many: {ours_ingest:.2f}s", flush=True)
+    # Build the peer again after ours (A-B-A): the machine's load drifts during a long run, and a
+    # single raw build before ours made the ratio swing between 1.06 and 1.43 on the same code.
+    raw_after = raw_build(data)[1]
+    raw_build_s = (raw_before + raw_after) / 2
+    print(f"raw hnswlib build again: {raw_after:.2f}s", flush=True)
 
     # DuckDB brute force over a FLOAT[384] column
     con = duckdb.connect()
     con.execute(f"CREATE TABLE v (id INTEGER, vec FLOAT[{DIM}])")
-    con.execute(f"INSERT INTO v SELECT unnest(?::INTEGER[]), unnest(?::FLOAT[{DIM}][])", [list(range(n)), data.tolist()])
+    con.execute(
+        f"INSERT INTO v SELECT unnest(?::INTEGER[]), unnest(?::FLOAT[{DIM}][])",
+        [list(range(n)), data.tolist()],
+    )
 
     ours_t, raw_t, duck_t, hits = [], [], [], 0
     duck_every = 10
@@ -97,7 +112,8 @@ def main() -> None:
         if qi % duck_every == 0:
             t0 = time.perf_counter()
             con.execute(
-                f"SELECT id FROM v ORDER BY array_cosine_similarity(vec, ?::FLOAT[{DIM}]) DESC LIMIT 10", [q.tolist()]
+                f"SELECT id FROM v ORDER BY array_cosine_similarity(vec, ?::FLOAT[{DIM}]) DESC LIMIT 10",
+                [q.tolist()],
             ).fetchall()
             duck_t.append(time.perf_counter() - t0)
     mem.close()
@@ -118,12 +134,15 @@ def main() -> None:
         "vs_raw_hnswlib": round(ours / raw_p, 2),
         "vs_duckdb_bruteforce": round(duck / ours, 1),
         "ingest_s": round(ours_ingest, 2),
-        "raw_build_s": round(raw_build, 2),
-        "ingest_vs_raw": round(ours_ingest / raw_build, 3),
+        "raw_build_s": round(raw_build_s, 2),
+        "raw_build_before_after_s": [round(raw_before, 2), round(raw_after, 2)],
+        "ingest_vs_raw": round(ours_ingest / raw_build_s, 3),
         "reopen_s": round(reopen, 3),
         "reopen_rebuilt_index": rebuilt,
     }
-    failed = [k for k, (op, bar) in BARS.items() if not (result[k] >= bar if op == ">=" else result[k] <= bar)]
+    failed = [
+        k for k, (op, bar) in BARS.items() if not (result[k] >= bar if op == ">=" else result[k] <= bar)
+    ]
     if rebuilt:
         failed.append("reopen_rebuilt_index")
     result["bars_met"] = not failed

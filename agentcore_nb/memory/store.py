@@ -198,7 +198,9 @@ class Memory:
         """Store vectors as one block (committed) and return its id."""
         with self._db.lock:
             cur = self._db.cursor()
-            block = int(cur.execute("SELECT coalesce(max(block), -1) + 1 FROM memory_vectors").fetchall()[0][0])
+            block = int(
+                cur.execute("SELECT coalesce(max(block), -1) + 1 FROM memory_vectors").fetchall()[0][0]
+            )
             cur.execute("INSERT INTO memory_vectors VALUES (?, ?, ?)", [block, self.dim, vectors.tobytes()])
         return block
 

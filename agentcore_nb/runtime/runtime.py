@@ -120,8 +120,12 @@ class Runtime:
         namespace: dict[str, Any] | None = None,
         only: Iterable[str] | None = None,
         given: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
+
+        ``token`` is the caller's identity token: with identity configured, every node gets a
+        token narrowed from it (never logged).
 
         ``only`` restricts the run to some nodes; the others count as done, with outputs from
         ``given``. ``namespace`` is the dict code nodes execute in (a fresh one by default).
@@ -133,6 +137,8 @@ class Runtime:
             if unknown:
                 raise AgentcoreError(f"graph '{graph.name}' has no node(s) {', '.join(sorted(unknown))}")
         run = self._new_run(plan, input, session_id, run_id, namespace)
+        if token is not None:
+            run.state["identity.token"] = token
         run.emit(RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input)))
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
         return self._execute(run, plan, only_set, done, resumed=[])

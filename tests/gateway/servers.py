@@ -68,7 +68,9 @@ class OrdersHandler(http.server.BaseHTTPRequestHandler):
         if self.headers.get("X-API-Key") != API_KEY and self.path != "/echo":
             return self._json(401, {"error": "missing or wrong API key"})
         if self.path == "/refunds":
-            return self._json(200, {"refund_id": "r-1", "order_id": body["order_id"], "amount": body["amount"]})
+            return self._json(
+                200, {"refund_id": "r-1", "order_id": body["order_id"], "amount": body["amount"]}
+            )
         if self.path == "/echo":
             return self._json(200, {"echo": body})
         self._json(404, {"error": "not found"})

@@ -102,7 +102,10 @@ def echo(**kwargs):
         ({"name": "x" * 65, "inputSchema": {"type": "object"}}, "invalid tool name"),
         ({"name": "t", "inputSchema": {"type": "objekt"}}, "not a valid JSON Schema at type"),
         ({"name": "t", "inputSchema": {"type": "string"}}, "must describe an object"),
-        ({"name": "t", "inputSchema": {"type": "object", "properties": {"a": {"minimum": "zero"}}}}, "not a valid JSON Schema"),
+        (
+            {"name": "t", "inputSchema": {"type": "object", "properties": {"a": {"minimum": "zero"}}}},
+            "not a valid JSON Schema",
+        ),
         ({"name": "t", "inputSchema": [1]}, "must be a JSON object"),
         ({"name": "t", "outputSchema": {"type": 5}}, "outputSchema is not a valid JSON Schema"),
     ],
@@ -204,7 +207,9 @@ def test_unreachable_endpoint(gateway):
 
 
 def test_plain_http_endpoint_with_a_schema_file(gateway, orders_api, tmp_path: Path):
-    reg = gateway.register_http({"name": "echoTool", "inputSchema": {"type": "object"}}, orders_api.url + "/echo")
+    reg = gateway.register_http(
+        {"name": "echoTool", "inputSchema": {"type": "object"}}, orders_api.url + "/echo"
+    )
     assert reg.action == "created"
     assert gateway.call("echoTool", {"a": 1}) == {"echo": {"a": 1}}
 

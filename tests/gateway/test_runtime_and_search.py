@@ -34,11 +34,23 @@ def test_tool_nodes_run_with_spans_and_action_events(project, gateway, orders_ap
     gateway.register_function(get_order_status, name="getOrderStatus")
     gateway.register_openapi(HERE / "orders_api.yaml", base_url=orders_api.url, prefix="orders")
     g = Graph("support")
-    g.add_node(Node("status", kind="tool", inputs={"order_id": "$input.order_id"}, config={"tool": "getOrderStatus"}))
+    g.add_node(
+        Node("status", kind="tool", inputs={"order_id": "$input.order_id"}, config={"tool": "getOrderStatus"})
+    )
     g.add_node(Node("remote", kind="tool", inputs={"order_id": "$input.order_id"},
                     config={"tool": "orders_getOrderStatus"}))  # fmt: skip
-    g.add_node(Node("broken", kind="tool", config={"tool": "orders_brokenEndpoint", "arguments": {"mode": "wrong-shape"}}))
-    g.node("answer", lambda status, remote: f"{status['status']} via {remote['carrier']}", inputs=["status", "remote"])
+    g.add_node(
+        Node(
+            "broken",
+            kind="tool",
+            config={"tool": "orders_brokenEndpoint", "arguments": {"mode": "wrong-shape"}},
+        )
+    )
+    g.node(
+        "answer",
+        lambda status, remote: f"{status['status']} via {remote['carrier']}",
+        inputs=["status", "remote"],
+    )
     result = runtime.run(g, {"order_id": "1234"})
     assert result.outputs["answer"] == "delivered via UPS"
     assert result.errors["broken"].endswith("output.order_id: 5 is not of type 'string'")

@@ -16,7 +16,11 @@ from .servers import API_KEY, HERE
 CRM_SCHEMA = {
     "name": "crmTool",
     "description": "Look up a customer in the CRM by id.",
-    "inputSchema": {"type": "object", "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]},
+    "inputSchema": {
+        "type": "object",
+        "properties": {"customer_id": {"type": "string"}},
+        "required": ["customer_id"],
+    },
     "outputSchema": {"type": "object"},
 }
 
@@ -51,7 +55,9 @@ def test_openapi_register_call_show_search_remove(subprocess_env, orders_api):
     called = cli("call", "getOrderStatus", "-i", '{"order_id": "1234"}', env=env)
     assert json.loads(called.stdout)["status"] == "delivered"
     shown = json.loads(cli("show", "getOrderStatus", env=env).stdout)
-    assert shown["target"]["auth"] == {"type": "apiKey", "secret": "ORDERSKEY"} and API_KEY not in json.dumps(shown)
+    assert shown["target"]["auth"] == {"type": "apiKey", "secret": "ORDERSKEY"} and API_KEY not in json.dumps(
+        shown
+    )
     assert cli("search", "where is my parcel", env=env).stdout.split()[1] == "getOrderStatus"
     assert "removed createRefund (1 version)" in cli("remove", "createRefund", env=env).stdout
 
@@ -86,7 +92,7 @@ def test_tool_cell_defines_and_line_magic_calls(kernel):
         '    return {"order_id": order_id, "status": "delivered"}\n'
     )
     assert r.status == "ok" and "registered tool getOrderStatus@1" in r.stdout
-    called = kernel.execute("%tool call getOrderStatus '{\"order_id\": \"1234\"}'")
+    called = kernel.execute('%tool call getOrderStatus \'{"order_id": "1234"}\'')
     assert called.status == "ok" and "'status': 'delivered'" in called.data[0]["text/plain"]
     listed = kernel.execute("%tool list")
     assert "getOrderStatus@1" in listed.data[0]["text/plain"]

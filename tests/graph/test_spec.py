@@ -30,7 +30,9 @@ def sample() -> Graph:
     return g
 
 
-def test_all_kinds_are_representable_and_round_trip(tmp_path: Path) -> None:
+def test_all_kinds_are_representable_and_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The spec layer alone: components' per-kind config checks (tested with them) are set aside.
+    monkeypatch.setattr("agentcore_nb.graph.validate.KIND_VALIDATORS", {})
     g = sample()
     assert set(NODE_KINDS) == {"python", "tool", "reason", "memory", "code", "agent"}
     g.validate()
