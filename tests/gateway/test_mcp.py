@@ -100,3 +100,35 @@ def test_serve_mcp_exposes_the_registry_over_stdio(subprocess_env, agentcore_hom
 
 def shout(text: str) -> str:
     return text.upper()
+
+
+def test_serve_mcp_over_streamable_http(subprocess_env, agentcore_home):
+    import os
+
+    from agentcore_nb.project import Project
+
+    with Project(agentcore_home) as p:
+        p.services["gateway"].register(
+            {"name": "shout", "description": "Upper-case a text.",
+             "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+            target={"type": "python", "ref": "tests.gateway.test_mcp:shout"},
+        )  # fmt: skip
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentcore_nb.cli", "gateway", "serve-mcp", "--http", "--port", str(port)],
+        env=subprocess_env | {"PYTHONPATH": repo}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(port, proc)
+
+        async def talk():
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+                return names, await client.call_tool("shout", {"text": "over http"})
+
+        names, ok = asyncio.run(talk())
+        assert "shout" in names and ok.structured_content == {"result": "OVER HTTP"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
