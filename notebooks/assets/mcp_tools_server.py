@@ -1,4 +1,4 @@
-"""A small MCP server (used by 03-gateway.ipynb) built with the official SDK (stdio by default, --http PORT for streamable HTTP)."""
+"""A small MCP server (03-gateway.ipynb and tests/gateway use it) built with the official SDK (stdio by default, --http PORT for streamable HTTP)."""
 
 import sys
 

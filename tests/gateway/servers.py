@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 API_KEY = "orders-key-" + "x" * 12
-MCP_SERVER = HERE / "mcp_tools_server.py"
+MCP_SERVER = HERE.parent.parent / "notebooks" / "assets" / "mcp_tools_server.py"
 
 
 class OrdersHandler(http.server.BaseHTTPRequestHandler):

@@ -67,14 +67,7 @@ def test_streamable_http_mcp_server_as_a_target(gateway):
 
 
 def test_serve_mcp_exposes_the_registry_over_stdio(subprocess_env, agentcore_home):
-    from agentcore_nb.project import Project
-
-    with Project(agentcore_home) as p:
-        p.services["gateway"].register(
-            {"name": "shout", "description": "Upper-case a text.",
-             "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
-            target={"type": "python", "ref": "tests.gateway.test_mcp:shout"},
-        )  # fmt: skip
+    register_shout(agentcore_home)
 
     async def talk():
         params = StdioServerParameters(
@@ -102,17 +95,22 @@ def shout(text: str) -> str:
     return text.upper()
 
 
-def test_serve_mcp_over_streamable_http(subprocess_env, agentcore_home):
-    import os
-
+def register_shout(home) -> None:
+    """A registry with one Python tool, written by this process before the server starts."""
     from agentcore_nb.project import Project
 
-    with Project(agentcore_home) as p:
+    with Project(home) as p:
         p.services["gateway"].register(
             {"name": "shout", "description": "Upper-case a text.",
              "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
             target={"type": "python", "ref": "tests.gateway.test_mcp:shout"},
         )  # fmt: skip
+
+
+def test_serve_mcp_over_streamable_http(subprocess_env, agentcore_home):
+    import os
+
+    register_shout(agentcore_home)
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     port = _free_port()
     proc = subprocess.Popen(
