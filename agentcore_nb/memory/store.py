@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,40 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS memory_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
 ]
 _COLS = "id, label, text, namespace, actor, session, metadata, created, updated, tombstone"
-_INSERT = (
-    "INSERT INTO memory_records SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
-    "unnest(?), unnest(?)::JSON, unnest(?), unnest(?), false, unnest(?), unnest(?), unnest(?)"
+#: Inserting from NumPy arrays is 35x quicker here than unnesting Python lists.
+_INSERT_FROM_ARRAYS = (
+    "INSERT INTO memory_records SELECT id, label, text, namespace, actor, session, metadata::JSON, "
+    "created, created, false, block, pos, seq FROM memory_batch"
 )
 INDEX_FILE = "memory.hnsw"
 _stores: dict[str, Memory] = {}
 _stores_lock = threading.Lock()
 PROGRESS_MIN = 10_000
+
+
+def _record_arrays(adds: list[MemoryUpdateEvent], labels: list[int]) -> dict[str, np.ndarray]:
+    def col(values: Iterable[Any], dtype: Any = object) -> np.ndarray:
+        return np.fromiter(values, dtype=dtype, count=len(adds))
+
+    return {
+        "id": col(e.record["id"] for e in adds),
+        "label": np.asarray(labels, dtype=np.int64),
+        "text": col(e.record["text"] for e in adds),
+        "namespace": col(e.namespace for e in adds),
+        "actor": col(e.record.get("actor", "") for e in adds),
+        "session": col(e.record.get("session", "") for e in adds),
+        "metadata": col(json.dumps(e.record.get("metadata") or {}) for e in adds),
+        "created": col((e.record["created"] for e in adds), np.float64),
+        "block": col((e.record["vector"][0] for e in adds), np.int64),
+        "pos": col((e.record["vector"][1] for e in adds), np.int32),
+        "seq": col((e.seq for e in adds), np.int64),
+    }
+
+
+def _ids(n: int) -> Any:
+    """``n`` random 128-bit hex ids from one ``os.urandom`` call (uuid4 each costs 10-60 us here)."""
+    raw = os.urandom(16 * n).hex()
+    return (raw[i : i + 32] for i in range(0, 32 * n, 32))
 
 
 def _record(row: tuple) -> MemoryRecord:
@@ -256,15 +282,9 @@ class Memory:
             cur.execute("BEGIN")
             try:
                 if adds:
-                    cols: tuple[list, ...] = tuple([] for _ in range(12))
-                    for e, label in zip(adds, labels, strict=True):
-                        r = e.record
-                        values = (r["id"], label, r["text"], e.namespace, r.get("actor", ""),
-                                  r.get("session", ""), json.dumps(r.get("metadata") or {}),
-                                  r["created"], r["created"], r["vector"][0], r["vector"][1], e.seq)  # fmt: skip
-                        for col, v in zip(cols, values, strict=True):
-                            col.append(v)
-                    cur.execute(_INSERT, list(cols))
+                    cur.register("memory_batch", _record_arrays(adds, labels))
+                    cur.execute(_INSERT_FROM_ARRAYS)
+                    cur.unregister("memory_batch")
                 for e in events:
                     if e.op == "forget":
                         cur.execute(
@@ -395,12 +415,14 @@ class Memory:
         """
         now = time.time()
         events: list[MemoryUpdateEvent] = []
+        items = items if isinstance(items, list) else list(items)
+        ids = _ids(len(items))
         for item in items:
             spec = dict(item) if isinstance(item, Mapping) else {"text": item}
             text = check_text(spec.get("text"))
             ns = check_namespace(spec.get("namespace", namespace))
             meta = check_metadata(spec.get("metadata", metadata))
-            record: dict[str, Any] = {"id": uuid.uuid4().hex, "text": text, "actor": spec.get("actor", actor) or "",
+            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": spec.get("actor", actor) or "",
                       "session": spec.get("session", session) or "", "metadata": meta, "created": now}  # fmt: skip
             events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
                                             run_id=run_id, session_id=record["session"]))  # fmt: skip
