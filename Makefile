@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 setup:
 	@./.ci/setup
 
+# The showcase notebook, headless on the offline reasoner (no API key): its answer, then the trace.
 demo: setup
-	@$(PY) -m agentcore_nb.cli run notebooks/demo-graph.json --input '{"order_id": "1234", "question": "Where is my order 1234?"}'
+	@$(PY) -m agentcore_nb.cli agent run notebooks/00-showcase.ipynb --agent support \
+		--prompt "Where is my order 1234? Was my refund processed?"
 
 lint: setup
 	$(VENV)/bin/ruff check agentcore_nb tests bench
