@@ -18,7 +18,8 @@ from ..errors import AgentcoreError
 
 DEFAULT_DIM = 384
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
+#: Words that carry no topic (shared with the offline reasoner's matching).
+STOPWORDS = frozenset(
     [
         "a",
         "an",
@@ -74,6 +75,20 @@ _STOP = frozenset(
 )
 
 
+def stem(word: str) -> str:
+    """A light suffix stripper: refunds -> refund, shipping -> shipp, deliveries -> delivery."""
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def words(text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
+    """Lower-cased, camelCase-split, stemmed content words of ``text``."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return [stem(w) for w in _WORD.findall(spaced.lower()) if w not in stop]
+
+
 class EmbedderError(AgentcoreError):
     """An embedder could not be built or could not embed."""
 
@@ -91,17 +106,6 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return (m / norms).astype(np.float32, copy=False)
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def _split_camel(text: str) -> str:
-    return re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-
-
 class HashEmbedder:
     """Feature hashing of stemmed words (weight 1), word pairs (0.5) and character trigrams (0.3).
 
@@ -114,8 +118,7 @@ class HashEmbedder:
         self.name = f"hash-{dim}"
 
     def _features(self, text: str) -> dict[int, float]:
-        words = [_stem(w) for w in _WORD.findall(_split_camel(text).lower())]
-        content = [w for w in words if w not in _STOP] or words
+        content = words(text) or words(text, frozenset())
         feats: dict[int, float] = {}
 
         def add(key: str, weight: float) -> None:

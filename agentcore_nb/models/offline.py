@@ -24,83 +24,18 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from ..memory.embedders import STOPWORDS
+from ..memory.embedders import words as content_words
 from .slots import fill_arguments, schema_errors
 from .types import KIND_OFFLINE, ChatResponse, Provider, ToolCall, Usage
 
-_WORD = re.compile(r"[a-z0-9]+")
 _GENERIC = frozenset(["get", "set", "do", "run", "call", "make", "fetch", "tool", "agent", "the", "a", "an"])
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "its",
-        "this",
-        "that",
-        "with",
-        "as",
-        "at",
-        "by",
-        "from",
-        "my",
-        "your",
-        "our",
-        "their",
-        "me",
-        "you",
-        "we",
-        "they",
-        "i",
-        "he",
-        "she",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "what",
-        "where",
-        "when",
-        "which",
-        "who",
-        "how",
-        "please",
-        "tell",
-        "show",
-        "give",
-        "about",
-    ]
-)
+_STOP = STOPWORDS | {"please", "tell", "show", "give", "about"}
 MAX_PARALLEL = 3
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
 def words(text: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    return [_stem(w) for w in _WORD.findall(spaced.lower()) if w not in _STOP]
+    return content_words(text, _STOP)
 
 
 class _Lexical:
