@@ -249,11 +249,19 @@ def test_agent_node_without_a_definition_fails_alone(project) -> None:
 def test_one_failing_call_does_not_hide_the_others_of_its_step(make_model, project) -> None:
     def script(turn: Turn) -> Reply:
         if not turn.results:
-            return Reply(tool_calls=[("flakyLookup", {"order_id": "1"}), ("getOrderStatus", {"order_id": "2"}), ("flakyLookup", {"order_id": "3"})])
+            return Reply(
+                tool_calls=[
+                    ("flakyLookup", {"order_id": "1"}),
+                    ("getOrderStatus", {"order_id": "2"}),
+                    ("flakyLookup", {"order_id": "3"}),
+                ]
+            )
         return Reply(text="done")
 
     model = make_model(script)
-    agent = Agent("support", "Help.", model=model.provider, tools=["flakyLookup", "getOrderStatus"], tool_retries=0)
+    agent = Agent(
+        "support", "Help.", model=model.provider, tools=["flakyLookup", "getOrderStatus"], tool_retries=0
+    )
     result = agent.run("Look up 1, 2 and 3", project=project)
     assert result.ok, result.error
     first, second, third = model.turns[1].results
