@@ -27,6 +27,8 @@ _LAZY = {
     "Agent": "agentcore_nb.agent",
     "AgentResult": "agentcore_nb.agent",
     "complete_text": "agentcore_nb.models",
+    "Identity": "agentcore_nb.identity",
+    "NotPermittedError": "agentcore_nb.errors",
 }
 
 
@@ -67,6 +69,7 @@ __all__ = [
     "Gateway",
     "Graph",
     "GraphError",
+    "Identity",
     "InMemoryEventLog",
     "Interpreter",
     "Memory",
@@ -74,6 +77,7 @@ __all__ = [
     "Node",
     "NodeContext",
     "NodeError",
+    "NotPermittedError",
     "Policy",
     "Project",
     "RunHook",

@@ -6,6 +6,8 @@ and raises :class:`NotPermittedError` otherwise. Scopes look like ``tool:getOrde
 
 Without an ``identity`` service the policy is allow-all; the identity component installs the real
 verifier as the ``identity`` service (an object with this module's :class:`Authorizer` shape).
+Its policy for ``token=None`` (the trusted local owner unless ``require_token``) and the token
+checks are in ``docs/security.md``.
 """
 
 from __future__ import annotations

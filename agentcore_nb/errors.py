@@ -50,3 +50,6 @@ class NodeError(AgentcoreError):
 
 class NotPermittedError(AgentcoreError):
     """A scoped identity does not allow the requested action."""
+
+    #: Retrying the same call with the same token is refused again: the runtime does not retry it.
+    retryable = False

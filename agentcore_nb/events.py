@@ -216,6 +216,16 @@ class MemoryUpdateEvent(Event):
     record: dict[str, Any] = field(default_factory=dict)
 
 
+@event_type
+class AccessDenied(Event):
+    """A boundary refused a scope (identity): what was asked, why, and by whom; never the token."""
+
+    scope: str = ""
+    reason: str = ""
+    agent: str = ""
+    jti: str = ""
+
+
 # ---------------------------------------------------------------- codec
 
 

@@ -33,6 +33,8 @@ SERVICE_PROVIDERS: dict[str, str] = {
 
 #: Components that take part in every run of a project's runtime (memory context, identity tokens).
 _HOOK_FACTORIES: dict[str, Callable[[Project], Any]] = {}
+#: Packages imported when a project runtime is built, so their run hooks are registered by then.
+HOOK_PROVIDERS: tuple[str, ...] = ("agentcore_nb.identity",)
 
 
 def register_run_hook(name: str, factory: Callable[[Project], Any]) -> None:
@@ -131,6 +133,8 @@ class Project:
         with self._lock:
             if self._runtime is None:
                 hooks = list(kwargs.pop("hooks", ()))
+                for module in HOOK_PROVIDERS:
+                    importlib.import_module(module)
                 for factory in _HOOK_FACTORIES.values():
                     hook = factory(self)
                     if hook is not None:

@@ -21,6 +21,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from ..authz import authorize
+
+# Sandbox session names are not conversation ids, so the token's session is not matched here
+# (the gateway and memory bind tokens to the caller's session).
 from ..errors import NotPermittedError
 from ..eventlog.base import EventLog
 from ..events import ActionEvent
@@ -99,7 +102,7 @@ class Interpreter:
     def stop_session(self, name: str, *, token: str | None = None) -> bool:
         """Stop a session: every process is killed and its files deleted. False if there was none."""
         check_session_name(name)
-        authorize(self.services, token, "code:exec", session_id=name)
+        authorize(self.services, token, "code:exec")
         with self._lock:
             found = self._sessions.pop(name, None)
         if found is None:
@@ -168,14 +171,14 @@ class Interpreter:
         return base
 
     def _permit(self, token: str | None, session: str, allow_net: Any) -> list[tuple[str, int]]:
-        authorize(self.services, token, "code:exec", session_id=session)
+        authorize(self.services, token, "code:exec")
         if allow_net is None:
             return []
         if isinstance(allow_net, str):
             allow_net = [allow_net]
         pairs = [parse_host_port(x) for x in allow_net]
         for host, port in pairs:
-            authorize(self.services, token, f"net:{host}:{port}", session_id=session)
+            authorize(self.services, token, f"net:{host}:{port}")
         return pairs
 
     def execute_code(
@@ -344,25 +347,25 @@ class Interpreter:
     def write_files(
         self, content: list[dict[str, Any]], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec", session_id=session)
+        authorize(self.services, token, "code:exec")
         return self.session(session).write_files(content)
 
     def read_files(
         self, paths: list[str], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec", session_id=session)
+        authorize(self.services, token, "code:exec")
         return self.session(session).read_files(paths)
 
     def list_files(
         self, path: str = ".", *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec", session_id=session)
+        authorize(self.services, token, "code:exec")
         return self.session(session).list_files(path)
 
     def remove_files(
         self, paths: list[str], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[str]:
-        authorize(self.services, token, "code:exec", session_id=session)
+        authorize(self.services, token, "code:exec")
         return self.session(session).remove_files(paths)
 
     def __enter__(self) -> Interpreter:

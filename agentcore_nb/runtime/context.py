@@ -69,7 +69,7 @@ class NodeContext:
     span: trace.Span = field(default_factory=lambda: trace.INVALID_SPAN)
     span_id: str = ""
     #: The node's scoped identity token, set by the identity hook when one is installed.
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
 
     @property
     def run_id(self) -> str:

@@ -285,6 +285,8 @@ class Execution:
                 ok, error, retryable = False, exc, False
         if not ok:
             assert error is not None
+            # an error may say a retry cannot help (a refused permission): ``retryable = False``
+            retryable = retryable and getattr(error, "retryable", True) is not False
             self._attempt_failed(key, error, duration, retryable=retryable)
             return
         self.status[key] = "succeeded"
