@@ -9,8 +9,6 @@ projection loses nothing) and repairs an index that is missing, stale or damaged
 from __future__ import annotations
 
 import builtins
-import json
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -34,74 +32,12 @@ from .records import (
     check_text,
     filter_sql,
 )
+from .schema import COLS, DDL, INSERT_FROM_ARRAYS, SCHEMA_VERSION, new_ids, progress, record_arrays, record_of
 from .shortterm import SessionCache
 
-SCHEMA_VERSION = 1
-_DDL = [
-    """CREATE TABLE IF NOT EXISTS memory_records (
-        id VARCHAR NOT NULL, label BIGINT NOT NULL, text VARCHAR NOT NULL, namespace VARCHAR NOT NULL,
-        actor VARCHAR, session VARCHAR, metadata JSON, created DOUBLE, updated DOUBLE,
-        tombstone BOOLEAN NOT NULL DEFAULT false, block BIGINT NOT NULL, pos INTEGER NOT NULL,
-        seq BIGINT NOT NULL)""",
-    # Vectors are written once, a block per add_many, before the events that point at them.
-    "CREATE TABLE IF NOT EXISTS memory_vectors (block BIGINT NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS memory_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-]
-_COLS = "id, label, text, namespace, actor, session, metadata, created, updated, tombstone"
-#: Inserting from NumPy arrays is 35x quicker here than unnesting Python lists.
-_INSERT_FROM_ARRAYS = (
-    "INSERT INTO memory_records SELECT id, label, text, namespace, actor, session, metadata::JSON, "
-    "created, created, false, block, pos, seq FROM memory_batch"
-)
 INDEX_FILE = "memory.hnsw"
 _stores: dict[str, Memory] = {}
 _stores_lock = threading.Lock()
-PROGRESS_MIN = 10_000
-
-
-def _record_arrays(adds: list[MemoryUpdateEvent], labels: list[int]) -> dict[str, np.ndarray]:
-    def col(values: Iterable[Any], dtype: Any = object) -> np.ndarray:
-        return np.fromiter(values, dtype=dtype, count=len(adds))
-
-    return {
-        "id": col(e.record["id"] for e in adds),
-        "label": np.asarray(labels, dtype=np.int64),
-        "text": col(e.record["text"] for e in adds),
-        "namespace": col(e.namespace for e in adds),
-        "actor": col(e.record.get("actor", "") for e in adds),
-        "session": col(e.record.get("session", "") for e in adds),
-        "metadata": col(json.dumps(e.record.get("metadata") or {}) for e in adds),
-        "created": col((e.record["created"] for e in adds), np.float64),
-        "block": col((e.record["vector"][0] for e in adds), np.int64),
-        "pos": col((e.record["vector"][1] for e in adds), np.int32),
-        "seq": col((e.seq for e in adds), np.int64),
-    }
-
-
-def _ids(n: int) -> Any:
-    """``n`` random 128-bit hex ids from one ``os.urandom`` call (uuid4 each costs 10-60 us here)."""
-    raw = os.urandom(16 * n).hex()
-    return (raw[i : i + 32] for i in range(0, 32 * n, 32))
-
-
-def _record(row: tuple) -> MemoryRecord:
-    return MemoryRecord(
-        id=row[0],
-        text=row[2],
-        namespace=row[3],
-        actor=row[4] or "",
-        session=row[5] or "",
-        metadata=json.loads(row[6]) if row[6] else {},
-        created=row[7],
-        updated=row[8],
-        tombstone=bool(row[9]),
-    )
-
-
-def _progress(total: int, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="rec", disable=total < PROGRESS_MIN, leave=False)
 
 
 class Memory:
@@ -115,7 +51,7 @@ class Memory:
         self._lock = threading.RLock()
         self._db = project.database
         self._log = project.event_log
-        self._db.ensure_schema("memory", SCHEMA_VERSION, _DDL)
+        self._db.ensure_schema("memory", SCHEMA_VERSION, DDL)
         self.index_path = project.home / INDEX_FILE
         self._sessions: dict[str, SessionCache] = {}
         self._cache: dict[int, MemoryRecord] | None = None
@@ -282,8 +218,8 @@ class Memory:
             cur.execute("BEGIN")
             try:
                 if adds:
-                    cur.register("memory_batch", _record_arrays(adds, labels))
-                    cur.execute(_INSERT_FROM_ARRAYS)
+                    cur.register("memory_batch", record_arrays(adds, labels))
+                    cur.execute(INSERT_FROM_ARRAYS)
                     cur.unregister("memory_batch")
                 for e in events:
                     if e.op == "forget":
@@ -338,7 +274,7 @@ class Memory:
 
     def _fill(self, index: VectorIndex, start: int, total: int) -> None:
         step = 20_000
-        with _progress(total - start, "memory: indexing") as bar:
+        with progress(total - start, "memory: indexing") as bar:
             for lo in range(start, total, step):
                 rows = self._db.execute(
                     "SELECT label, block, pos FROM memory_records WHERE label >= ? AND label < ? ORDER BY label",
@@ -371,7 +307,7 @@ class Memory:
             self.index = VectorIndex(self.dim, capacity=max(len(events), 1024))
             self._cache = None
             if events:
-                with _progress(len(events), "memory: replaying") as bar:
+                with progress(len(events), "memory: replaying") as bar:
                     for lo in range(0, len(events), 5000):
                         self._apply(events[lo : lo + 5000])
                         bar.update(min(5000, len(events) - lo))
@@ -416,7 +352,7 @@ class Memory:
         now = time.time()
         events: list[MemoryUpdateEvent] = []
         items = items if isinstance(items, list) else list(items)
-        ids = _ids(len(items))
+        ids = new_ids(len(items))
         for item in items:
             spec = dict(item) if isinstance(item, Mapping) else {"text": item}
             text = check_text(spec.get("text"))
@@ -494,16 +430,16 @@ class Memory:
 
     # ------------------------------------------------------------------ reading
     def get(self, record_id: str) -> MemoryRecord:
-        rows = self._db.execute(f"SELECT {_COLS} FROM memory_records WHERE id = ?", [record_id])
+        rows = self._db.execute(f"SELECT {COLS} FROM memory_records WHERE id = ?", [record_id])
         if not rows:
             raise MemoryStoreError(f"no memory record with id {record_id!r}")
-        return _record(rows[0])
+        return record_of(rows[0])
 
     def _records(self, labels: list[int]) -> dict[int, MemoryRecord]:
         with self._lock:
             if self._cache is None:
-                rows = self._db.execute(f"SELECT {_COLS} FROM memory_records")
-                self._cache = {r[1]: _record(r) for r in rows}
+                rows = self._db.execute(f"SELECT {COLS} FROM memory_records")
+                self._cache = {r[1]: record_of(r) for r in rows}
             return {label: self._cache[label] for label in labels if label in self._cache}
 
     def _where(self, namespace: str | None, filters: Any, since: float | None, until: float | None,
@@ -580,10 +516,10 @@ class Memory:
         if include_forgotten:
             where = where[1:] or ["true"]
         rows = self._db.execute(
-            f"SELECT {_COLS} FROM memory_records WHERE {' AND '.join(where)} ORDER BY label DESC LIMIT ?",
+            f"SELECT {COLS} FROM memory_records WHERE {' AND '.join(where)} ORDER BY label DESC LIMIT ?",
             [*params, limit],
         )
-        return [_record(r) for r in rows]
+        return [record_of(r) for r in rows]
 
     def events(
         self, *, namespace: str | None = None, limit: int | None = None
