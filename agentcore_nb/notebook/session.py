@@ -26,6 +26,9 @@ class NotebookSession:
         self.cells = CellGraph()
         self.cells.graph.name = name
         self.cell_notes: dict[str, Any] = {}
+        #: Names magics put into the user namespace (``%identity issue --as t``, ``_tool_result``):
+        #: defined outside the cells, so reading them is not "a name no cell defines".
+        self.outside_names: set[str] = set()
         self._views: ViewRegistry | None = None
         #: Set by the extension: the IPython hooks (tracker) and the frontend channel (comm).
         self.tracker: Any = None

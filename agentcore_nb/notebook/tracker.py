@@ -74,7 +74,11 @@ class CellTracker:
         self.cells.outside = self.is_outside
 
     def is_outside(self, name: str) -> bool:
-        return name in self._outside or _IPYTHON_NAME.match(name) is not None
+        return (
+            name in self._outside
+            or name in self.session.outside_names
+            or _IPYTHON_NAME.match(name) is not None
+        )
 
     # ------------------------------------------------------------------ install / uninstall
     def install(self) -> None:

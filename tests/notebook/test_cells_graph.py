@@ -141,3 +141,15 @@ def test_control_cells_are_not_nodes_and_magic_cells_take_their_kind(fresh: Kern
     assert node["metadata"]["magic"] == {"tool": "weather"}
     assert node["metadata"]["code"] == "get_ipython().run_line_magic('fake_tool', 'weather')\n"
     assert k.ok("%graph json").stdout.count('"kind": "tool"') == 1
+
+
+def test_names_a_magic_defines_are_not_reported_as_undefined(tmp_path):
+    from tests.helpers.kernel import running_kernel
+
+    with running_kernel("agentcore", env={"AGENTCORE_HOME": str(tmp_path), "NO_COLOR": "1"}) as k:
+        issued = k.execute('%identity issue --agent bot --scopes "tool:getOrderStatus" --as bot_token')
+        assert issued.status == "ok", issued.errors
+        reader = k.execute("len(bot_token) > 100")
+        assert reader.status == "ok" and "no cell defines" not in reader.stderr
+        unknown = k.execute("undefined_here = 1 if False else None\nprint(never_defined_anywhere)")
+        assert unknown.status == "error"  # a real undefined name still fails (and is not hidden)

@@ -161,7 +161,7 @@ def invoke(call: MagicCall) -> AgentResult | None:
     call.metadata["agent"] = agent.name
     call.metadata["defines"] = ["_agent_result"]
     result = run_streaming(call, agent, request, replay=args.replay, replay_tools=args.replay_tools)
-    call.shell.user_ns["_agent_result"] = result
+    call.define("_agent_result", result)
     call.metadata["defines"] = ["_agent_result"]
     if result.note:
         print(f"[{result.note}]")

@@ -95,7 +95,7 @@ def code_magic(call: MagicCall) -> Any:
         timeout=args.timeout,
         allow_net=args.allow_net or None,
     )
-    call.shell.user_ns["_code_result"] = result
+    call.define("_code_result", result)
     show(call, result)
     if not result.ok:
         raise CodeExecutionError(result)

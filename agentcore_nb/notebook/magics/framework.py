@@ -77,6 +77,11 @@ class MagicCall:
     #: Recorded on the cell's graph node (e.g. the tool a %%tool cell defines).
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def define(self, name: str, value: Any) -> None:
+        """Put ``value`` in the user namespace as ``name`` (cells may read it without a warning)."""
+        self.shell.user_ns[name] = value
+        self.session.outside_names.add(name)
+
     def display(self, *objs: Any, **kwargs: Any) -> None:
         from IPython.display import display
 

@@ -82,7 +82,7 @@ def identity_magic(call: MagicCall) -> Any:
         session = None if parent else (args.session or call.session.session_id)
         token = identity.issue(args.agent, args.scopes or [], ttl=args.ttl, session=session,
                                once=args.once, parent=parent)  # fmt: skip
-        call.shell.user_ns[args.var] = token
+        call.define(args.var, token)
         call.metadata["defines"] = [args.var]
         claims = identity.verify(token)
         print(f"issued a token for {claims.agent} into `{args.var}`")
@@ -112,7 +112,7 @@ def identity_magic(call: MagicCall) -> Any:
         )
         rows.append((key["kid"], key["alg"], key["crv"], status))
     call.display(table_bundle(("kid", "alg", "curve", "status"), rows), raw=True)
-    call.shell.user_ns["_identity_jwks"] = jwks
+    call.define("_identity_jwks", jwks)
     return None
 
 

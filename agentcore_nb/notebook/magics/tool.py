@@ -83,7 +83,7 @@ def tool_magic(call: MagicCall) -> Any:
         except json.JSONDecodeError as exc:
             raise UsageError(f"%tool call: arguments are not JSON: {exc.msg}") from None
         result = gateway.call(rest[0], arguments, session_id=call.session.session_id)
-        call.shell.user_ns["_tool_result"] = result
+        call.define("_tool_result", result)
         return result
     raise UsageError(f"%tool: unknown action {action!r}", hint="use list, show, call or search")
 
