@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import socket
@@ -26,10 +27,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 BARS = {"dispatch_overhead_us": 100.0, "concurrent_vs_raw": 1.2}
 SPEC = {
@@ -48,14 +45,29 @@ SPEC = {
 }  # fmt: skip
 
 
-async def order(request):
-    await asyncio.sleep(0.05)
-    return JSONResponse({"order_id": request.path_params["order_id"], "status": "delivered"})
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A minimal keep-alive HTTP/1.1 responder: sleeps 50 ms, answers JSON. Cheap per request, so
+    the comparison measures the clients, not the service's own CPU."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1].decode()
+            await asyncio.sleep(0.05)
+            body = json.dumps({"order_id": path.rsplit("/", 1)[-1], "status": "delivered"}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
 
 
 def serve(port: int) -> None:
-    app = Starlette(routes=[Route("/orders/{order_id}", order)])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", backlog=2048)
+    async def run() -> None:
+        server = await asyncio.start_server(_handle, "127.0.0.1", port, backlog=2048)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
 
 
 def start_server() -> tuple[str, subprocess.Popen]:
@@ -94,6 +106,7 @@ def main() -> None:
     gw = project.services["gateway"]
     gw.register_function(add)
     base, server = start_server()
+    atexit.register(server.kill)  # never leave the service behind, even when a round fails
     spec_path = Path(os.environ["AGENTCORE_HOME"]) / "sleepy.json"
     spec_path.write_text(json.dumps(SPEC))
     gw.register_openapi(spec_path, base_url=base)
@@ -128,7 +141,7 @@ def main() -> None:
 
     async def concurrent() -> tuple[float, float]:
         raw_t, our_t = [], []
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)  # as the gateway
         async with httpx.AsyncClient(limits=limits) as client:
             await raw_batch(client)
             await our_batch()  # warm both pools

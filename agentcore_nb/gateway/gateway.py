@@ -410,7 +410,7 @@ class Gateway:
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                 follow_redirects=False,
             )
         return client
