@@ -94,6 +94,7 @@ class Gateway:
         self.project = project
         self.registry = Registry(project.database)
         self._live: dict[str, Callable[..., Any]] = {}
+        self._imported: dict[str, Callable[..., Any]] = {}
         self._specs: dict[str, ToolSpec] | None = None
         self._versions: dict[str, ToolSpec] = {}
         self._validators: dict[tuple[str, int, str], Any] = {}
@@ -117,6 +118,7 @@ class Gateway:
         with self._lock:
             self._specs = None
             self._versions.clear()
+            self._imported.clear()
             self._generation += 1
 
     def builtin_tools(self) -> dict[str, tuple[ToolSpec, Callable[..., Any]]]:
@@ -317,11 +319,20 @@ class Gateway:
                 raise ToolOutputError(f"{spec.name}: {problem}")
         return value
 
+    def _function(self, spec: ToolSpec) -> Callable[..., Any]:
+        """A Python target's function: the live one from the notebook, else its import (once)."""
+        fn = self._live.get(spec.name)
+        if fn is None:
+            ref = spec.target["ref"]
+            fn = self._imported.get(ref)
+            if fn is None:
+                fn = self._imported[ref] = resolve_ref(ref)
+        return fn
+
     def _sync_target(self, spec: ToolSpec) -> Callable[..., Any] | None:
-        """The function to call inline for synchronous Python and built-in targets, else None."""
-        kind = spec.target.get("type")
-        if kind == "python":
-            fn = self._live.get(spec.name) or resolve_ref(spec.target["ref"])
+        """The function to call inline for synchronous Python targets, else None."""
+        if spec.target.get("type") == "python":
+            fn = self._function(spec)
             return None if inspect.iscoroutinefunction(fn) else fn
         return None
 
@@ -330,19 +341,13 @@ class Gateway:
         """Call a tool and return its output (raises :class:`ToolError` with one line)."""
         arguments = {} if arguments is None else arguments
         with _CallTrace(self, ref, arguments, ctx) as record:
-            spec = record.spec = self._prepare(
-                ref, arguments, token, session_id or (ctx.session_id if ctx else None)
-            )
+            spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             fn = self._sync_target(spec)
             if fn is not None:
                 try:
                     value = fn(**arguments)
-                except ToolError:
-                    raise
-                except AgentcoreError as exc:
-                    raise ToolTargetError(f"{spec.name}: {exc}") from None
                 except Exception as exc:
-                    raise ToolTargetError(f"{spec.name} raised {type(exc).__name__}: {exc}") from None
+                    raise _target_error(spec, exc) from None
             else:
                 value = self._run(
                     self._dispatch(spec, arguments, token, session_id, ctx), timeout=spec.timeout + 5
@@ -354,9 +359,7 @@ class Gateway:
                     session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
         arguments = {} if arguments is None else arguments
         with _CallTrace(self, ref, arguments, ctx) as record:
-            spec = record.spec = self._prepare(
-                ref, arguments, token, session_id or (ctx.session_id if ctx else None)
-            )
+            spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             value = await self._dispatch(spec, arguments, token, session_id, ctx)
             record.output = self._check_output(spec, value)
             return record.output
@@ -367,11 +370,10 @@ class Gateway:
         try:
             async with asyncio.timeout(spec.timeout):
                 if kind == "python":
-                    fn = self._live.get(spec.name) or resolve_ref(spec.target["ref"])
-                    return await call_python(fn, arguments)
+                    return await call_python(self._function(spec), arguments)
                 if kind == "builtin":
                     handler = self.builtin_tools()[spec.name][1]
-                    sid = session_id or (ctx.session_id if ctx else None)
+                    sid = session_id or _session_of(ctx)
                     return await asyncio.to_thread(
                         handler, arguments, services=self.project.services, token=token, session_id=sid
                     )
@@ -383,12 +385,8 @@ class Gateway:
                     return await call_mcp(spec.target, arguments)
         except TimeoutError:
             raise ToolTimeoutError(f"{spec.name} timed out after {spec.timeout:g}s") from None
-        except ToolError:
-            raise
-        except AgentcoreError as exc:
-            raise ToolTargetError(f"{spec.name}: {exc}") from None
         except Exception as exc:
-            raise ToolTargetError(f"{spec.name} raised {type(exc).__name__}: {exc}") from None
+            raise _target_error(spec, exc) from None
         if kind == "none":
             raise ToolTargetError(
                 f"tool {spec.name} has no target yet",
@@ -433,6 +431,19 @@ class Gateway:
                     pass
             self._loop.shutdown()
             self._loop = None
+
+
+def _session_of(ctx: NodeContext | None) -> str | None:
+    return ctx.session_id if ctx is not None else None
+
+
+def _target_error(spec: ToolSpec, exc: Exception) -> ToolError:
+    """A target's failure as one ToolError line (tool errors pass through as they are)."""
+    if isinstance(exc, ToolError):
+        return exc
+    if isinstance(exc, AgentcoreError):
+        return ToolTargetError(f"{spec.name}: {exc}")
+    return ToolTargetError(f"{spec.name} raised {type(exc).__name__}: {exc}")
 
 
 def _ref_of(fn: Callable[..., Any]) -> str:

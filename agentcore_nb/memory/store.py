@@ -148,11 +148,7 @@ class Memory:
     def _catch_up(self) -> None:
         """Apply committed memory events the projection has not seen (a crash left them)."""
         applied = int(self._meta().get("applied_seq", -1))
-        pending = [
-            e
-            for e in self._log.events(types=[MemoryUpdateEvent.type], after_seq=applied)
-            if isinstance(e, MemoryUpdateEvent)
-        ]
+        pending = self._history(after_seq=applied)
         if pending:
             self._apply(pending)
 
@@ -293,11 +289,7 @@ class Memory:
     def rebuild(self) -> int:
         """Rebuild the records table and the index from the event log alone; returns live records."""
         with self._lock:
-            events = [
-                e
-                for e in self._log.events(types=[MemoryUpdateEvent.type])
-                if isinstance(e, MemoryUpdateEvent)
-            ]
+            events = self._history()
             with self._db.lock:
                 cur = self._db.cursor()
                 cur.execute("BEGIN")
@@ -527,15 +519,17 @@ class Memory:
         """The memory's history (adds and forgets), oldest first."""
         found = [
             e
-            for e in self._log.events(types=[MemoryUpdateEvent.type])
-            if isinstance(e, MemoryUpdateEvent)
-            and (
-                namespace is None
-                or e.namespace == namespace
-                or e.namespace.startswith(namespace.rstrip("/") + "/")
-            )
+            for e in self._history()
+            if namespace is None
+            or e.namespace == namespace
+            or e.namespace.startswith(namespace.rstrip("/") + "/")
         ]
         return found[-limit:] if limit else found
+
+    def _history(self, after_seq: int = -1) -> builtins.list[MemoryUpdateEvent]:
+        """Memory events of the log (the store's source of truth), oldest first."""
+        events = self._log.events(types=[MemoryUpdateEvent.type], after_seq=after_seq)
+        return [e for e in events if isinstance(e, MemoryUpdateEvent)]
 
     def stats(self) -> dict[str, Any]:
         rows = self._db.execute(
