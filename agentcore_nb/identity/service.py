@@ -328,14 +328,12 @@ class Identity:
             raise self._deny(scope, "malformed scope", token, None) from None
         try:
             live = self._live.get(token)
-            if (
-                live is not None
-            ):  # minted by this process for a running node: the same checks minus the signature
-                claims = self._check_live(live[1], session_id)
-            else:
-                claims = self.verify(token, session_id=session_id)
+            # minted by this process for a running node: the same checks minus the signature
+            claims = self._check_live(live[1], None) if live is not None else self.verify(token)
         except InvalidTokenError as exc:
             raise self._deny(scope, exc.reason, token, None) from None
+        if session_id is not None and not same_session(claims.session, session_id):
+            raise self._deny(scope, "token is for another session", token, claims)
         if not claims.allows(scope):
             raise self._deny(scope, "scope not granted", token, claims)
         if claims.once and not self.spend(claims):
