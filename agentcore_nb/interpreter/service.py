@@ -180,11 +180,14 @@ class Interpreter:
         """``code:exec`` (and ``more`` scopes) for ``token`` in ``session``, all as one boundary call
         (a single-use token is spent once). A token holds the sessions of its own conversation
         (identity's ``same_session``: ``SID``, ``run-SID``) and names it was the first to use;
-        ``run-...`` names belong to their conversation only. A session first used by the local owner
-        (no token) is held by no other token."""
+        ``run-...`` names belong to their conversation only. A session the local owner (no token)
+        started is held only by the conversation it is named after."""
         check_session_name(session)
         with self._lock:
             owner = self._owners.get(session, _UNCLAIMED)
+            live = self._sessions.get(session)
+            if owner is _UNCLAIMED and live is not None and not live.closed:  # from session()
+                owner = self._owners[session] = None
         if owner is _UNCLAIMED:
             bound = session if session.startswith("run-") else None
         else:

@@ -97,6 +97,9 @@ def test_what_a_token_holds_and_the_local_owner(project: Project, identity: Iden
         NotPermittedError, match=r"^not permitted: code:exec \(token is for another session\)$"
     ):
         interp.read_files(["mine.txt"], session="owners-own", token=token)  # the owner's, not the token's
+    interp.session("started-by-owner")  # the owner's own handle on a session: not claimable either
+    with pytest.raises(NotPermittedError, match=r"token is for another session"):
+        interp.list_files(".", session="started-by-owner", token=token)
     # a stopped session's name is free again; its files went with it
     assert interp.stop_session("scratch", token=token) is True
     other = identity.issue("other", "code:exec", session="conv-other")
