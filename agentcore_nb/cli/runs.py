@@ -68,7 +68,8 @@ def run(
 
 @app.command()
 def resume(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")]) -> None:
-    """Resume an interrupted run; nodes whose completion was committed are not run again."""
+    """Resume an interrupted or failed run: committed successes are kept, failed and skipped nodes
+    run again. A run that succeeded or was cancelled is final."""
     with Runtime.durable() as rt:
         full = rt.log.resolve_run_id(run_id)
         result = rt.resume(full)
