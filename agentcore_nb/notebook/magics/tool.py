@@ -40,6 +40,7 @@ def _define(call: MagicCall) -> None:
     if call.args.timeout is not None:
         definition["timeout"] = call.args.timeout
     call.metadata["config"] = {"define": definition}
+    call.metadata["defines"] = defs
     print(f"registered tool {spec.ref}: {spec.description or '(no description)'}")
 
 
