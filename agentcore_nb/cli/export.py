@@ -37,7 +37,7 @@ def run_local_cmd(source: Path, input: str | None, session: str | None, as_json:
     from .runs import parse_json_option
 
     given = parse_json_option(input)
-    with Project() as project:
+    with Project.current() as project:
         result = run_local(source, given, session_id=session, project=project)
         events = project.event_log.events(result.run_id)
         value = result_value(result.output)

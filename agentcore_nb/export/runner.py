@@ -116,14 +116,9 @@ def run_bundle(
     value = run_input(bundle, given)
     module = load_module(bundle)
     graph = build_graph(bundle, module)
-    own = project is None
-    project = project or Project()
-    try:
-        install_definitions(bundle, module, project)
-        return project.runtime().run(graph, value, session_id=session_id, run_id=run_id)
-    finally:
-        if own:
-            project.close()
+    project = project or Project.current()
+    install_definitions(bundle, module, project)
+    return project.runtime().run(graph, value, session_id=session_id, run_id=run_id)
 
 
 def result_value(output: Any) -> Any:

@@ -46,7 +46,9 @@ def export_magic(call: MagicCall) -> Any:
     try:
         given = json.loads(args.input) if args.input is not None else None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"%export: --input is not JSON: {exc.msg}", hint='e.g. --input \'{"x": 1}\'') from None
+        raise UsageError(
+            f"%export: --input is not JSON: {exc.msg}", hint="e.g. --input '{\"x\": 1}'"
+        ) from None
     project = call.session.project
     result = run_bundle(load_bundle(written), given, project=project, session_id=call.session.session_id)
     print(json.dumps(result_value(result.output), indent=2, default=repr))
