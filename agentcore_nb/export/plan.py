@@ -218,7 +218,12 @@ def plan_export(path: Path) -> Plan:
     _bind(steps, params, definitions["globals"], skipped_defines, standby, problems)
     if not steps and not problems:
         problems.append(f"{path.name}: no cell computes anything -> fix: add a code or step cell")
-    problems = list(dict.fromkeys(problems))
+    order = {f"cell {c.get('id') or ''} (": i for i, c in enumerate(nb.cells)}
+
+    def where(problem: str) -> int:
+        return next((i for prefix, i in order.items() if problem.startswith(prefix)), len(order))
+
+    problems = sorted(dict.fromkeys(problems), key=where)
     if problems:
         raise ExportError(f"cannot export {path.name}: {len(problems)} problem(s)", problems)
     chosen = output_cells[0] if output_cells else next(c for c in reversed(steps) if c.name not in standby)

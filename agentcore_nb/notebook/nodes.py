@@ -127,7 +127,7 @@ def code_config(args: Any, source: str) -> dict[str, Any]:
 
 def reason_config(args: Any, template: str) -> dict[str, Any]:
     """``%%reason``: a ``reason`` node whose prompt is the cell body."""
-    cfg: dict[str, Any] = {"prompt": template}
+    cfg: dict[str, Any] = {"prompt": template.strip()}
     if args.model:
         cfg["model"] = args.model
     if args.system:
@@ -193,7 +193,7 @@ def _magic_calls(tree: ast.Module) -> list[tuple[str, str, str, str | None]]:
         if found is None:
             out.append(("python", "", "", None))
             continue
-        if found[0] != "python" and isinstance(stmt, ast.Assign):
+        if found[0] not in ("python", "shell") and isinstance(stmt, ast.Assign):
             found = ("assign", found[1], found[2], found[3])
         out.append(found)
     return out
