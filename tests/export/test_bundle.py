@@ -88,7 +88,7 @@ def test_bundle_files_and_graph(kinds_nb: Path, tmp_path: Path):
         {"name": "getOrderStatus", "function": "cells:getOrderStatus", "cell_id": "c002"}
     ]
     assert defs["model"] == {"model": "offline"}
-    assert json.loads((out / "memory.json").read_text()) == {"namespaces": ["shop/refunds"]}
+    assert json.loads((out / "memory.json").read_text()) == {"namespaces": ["shop/", "shop/refunds"]}
     assert "agentcore-nb==" in (out / "requirements.txt").read_text()
     manifest = json.loads((out / MANIFEST).read_text())
     assert set(manifest["files"]) == set(names) - {MANIFEST}
