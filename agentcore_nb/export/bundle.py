@@ -137,12 +137,15 @@ def requirements(plan: Plan) -> tuple[str, list[str]]:
     """Pinned distributions for the third-party modules the cells import; and local modules."""
     sources = [c.node.code for c in plan.cells if c.node is not None and c.node.role == "python"]
     sources += [code for _, code in plan.tool_code]
-    dists = importlib.metadata.packages_distributions()
     pins = {f"agentcore-nb=={__version__}"}
     local: list[str] = []
-    for mod in imported_modules(sources):
-        if mod in sys.stdlib_module_names or mod == "agentcore_nb" or mod == "__future__":
-            continue
+    third = [
+        m
+        for m in imported_modules(sources)
+        if m not in sys.stdlib_module_names and m not in ("agentcore_nb", "__future__")
+    ]
+    dists = importlib.metadata.packages_distributions() if third else {}  # slow: only when needed
+    for mod in third:
         found = dists.get(mod)
         if not found:
             local.append(mod)
