@@ -248,3 +248,23 @@ def test_bundle_copied_elsewhere_still_runs(kinds_nb: Path, tmp_path: Path, subp
     out = export_notebook(kinds_nb, tmp_path / "b")
     moved = Path(shutil.copytree(out, tmp_path / "elsewhere" / "bundle"))
     assert run_json(str(moved), "--input", '{"quantity": 1}', env=subprocess_env)["result"]["total"] == 2
+
+
+def test_running_a_bundle_needs_no_jupyter(kinds_nb: Path, tmp_path: Path, subprocess_env: dict[str, str]):
+    import subprocess
+    import sys
+
+    out = export_notebook(kinds_nb, tmp_path / "b")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from agentcore_nb.export import run_local\n"
+        f"r = run_local(Path({str(out)!r}), {{'quantity': 2}})\n"
+        "assert r.ok, r.errors\n"
+        "print(sorted(m for m in ('IPython', 'ipykernel', 'jupyter_client', 'nbformat', 'nbclient') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -102,3 +102,9 @@ def test_live_magics_record_the_config_export_reads(live: Kernel):
     assert set(by_cell["t5"]["metadata"]["reads"]) >= {"x", "y"}
     assert "Is 2 more than 3?" in live.value("verdict")  # the offline reasoner echoes the filled prompt
     assert "getOrderStatus" in by_cell["t1"]["metadata"]["defines"]
+
+
+def test_export_magic_needs_to_know_its_notebook(live: Kernel):
+    r = live.run("%export somewhere")
+    assert r.status == "error"
+    assert "which notebook?" in (r.stderr + "".join(e["evalue"] for e in r.errors))
