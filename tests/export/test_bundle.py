@@ -268,3 +268,25 @@ def test_running_a_bundle_needs_no_jupyter(kinds_nb: Path, tmp_path: Path, subpr
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_node_policies_ship_and_a_fallback_stands_in(nb_dir: Path, subprocess_env: dict[str, str]):
+    path = write_notebook(
+        nb_dir / "fb.ipynb",
+        [
+            "x = 1",
+            "%%node fetch --retries 1 --fallback cached\nvalue = x / 0",
+            "%%node cached\nvalue = -1",
+            "out = value * 2\nout",
+        ],
+    )
+    out = export_notebook(path, nb_dir / "b")
+    nodes = {n["name"]: n for n in json.loads((out / "graph.json").read_text())["nodes"]}
+    assert nodes["fetch"]["policy"] == {"retries": 1, "fallback": "cached"}
+    assert "after" not in nodes["cached"]
+    ran = run_json(str(out), env=subprocess_env)
+    assert ran["result"] == -2
+    with DuckDBEventLog(database_path()) as log:
+        (run,) = log.runs()
+        failed = [e for e in log.events(run.run_id) if e.type == "NodeFailed" and e.node_id == "fetch"]
+    assert len(failed) == 2  # the first attempt and its retry, then the fallback
