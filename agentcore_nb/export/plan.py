@@ -52,7 +52,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"cell {self.cell_id} ({self.first_line})"
+        return f"cell {self.cell_id or f'#{self.index}'} ({self.first_line})"
 
 
 @dataclass(slots=True)
@@ -215,10 +215,15 @@ def plan_export(path: Path) -> Plan:
             problems.append(
                 f"{c.label}: falls back to '{fb}', which is no exported cell -> fix: add or untag it"
             )
+    for c in output_cells:
+        if c not in steps:
+            problems.append(
+                f"{c.label}: tagged output but only defines something -> fix: tag a step or code cell"
+            )
     _bind(steps, params, definitions["globals"], skipped_defines, standby, problems)
     if not steps and not problems:
         problems.append(f"{path.name}: no cell computes anything -> fix: add a code or step cell")
-    order = {f"cell {c.get('id') or ''} (": i for i, c in enumerate(nb.cells)}
+    order = {f"cell {c.get('id') or f'#{i}'} (": i for i, c in enumerate(nb.cells, start=1)}
 
     def where(problem: str) -> int:
         return next((i for prefix, i in order.items() if problem.startswith(prefix)), len(order))

@@ -140,3 +140,22 @@ def test_existing_directory_that_is_not_a_bundle_is_not_overwritten(nb_dir: Path
     with pytest.raises(ExportError, match="is not a bundle"):
         export_notebook(path, other)
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_output_tag_on_a_cell_that_computes_nothing(nb_dir: Path):
+    err = refused(nb_dir, [("%model offline", ["output"]), "x = 1"])
+    assert "c001" in err.problems[0] and "tagged output" in err.problems[0]
+
+
+def test_cells_without_ids_are_named_by_position(nb_dir: Path):
+    import nbformat
+
+    path = write_notebook(nb_dir / "n.ipynb", ["x = 1", "y = q"])
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        del c["id"]
+    nb.nbformat_minor = 4
+    nbformat.write(nb, path)
+    with pytest.raises(ExportError) as err:
+        export_notebook(path, nb_dir / "b")
+    assert err.value.problems[0].startswith("cell #2 (y = q): reads 'q'")
