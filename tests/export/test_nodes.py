@@ -108,3 +108,10 @@ def test_export_magic_needs_to_know_its_notebook(live: Kernel):
     r = live.run("%export somewhere")
     assert r.status == "error"
     assert "which notebook?" in (r.stderr + "".join(e["evalue"] for e in r.errors))
+
+
+def test_reason_with_a_field_no_variable_holds_is_one_line(live: Kernel):
+    r = live.run("%%reason\nTell me about {nothing_here_at_all}.")
+    assert r.status == "error"
+    text = r.stderr + "".join(e["evalue"] for e in r.errors)
+    assert "{nothing_here_at_all} names no variable" in text and "Traceback" not in text
