@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import signal
+import struct
+import termios
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,14 +254,25 @@ class Kernel:
             self.stop()
         return out
 
-    def _interrupt_unless_replied(self) -> None:
-        # A reply may already sit in the pipe; an interrupt now would hit the *next* execution.
+    def _interrupt_unless_replied(self) -> bool:
+        """Interrupt the running execution. False while the interpreter has not taken the whole
+        request from its pipe (on a busy machine it may not have been scheduled yet): it would drop
+        an interrupt that came before it started, so the caller tries again. A reply already
+        waiting means the execution is over: no interrupt, which would hit the *next* one."""
         sel = selectors.DefaultSelector()
         sel.register(self._rep_r, selectors.EVENT_READ)
         pending = bool(sel.select(timeout=0))
         sel.close()
-        if not pending:
-            self.interrupt()
+        if pending:
+            return True
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(self._req_w, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            unread = 0
+        if unread > 0:
+            return False
+        self.interrupt()
+        return True
 
     def _note_processes(self, out: Outcome, limits: Limits) -> None:
         """Flag the process limit when the session's tasks reached it."""

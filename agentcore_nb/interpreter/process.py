@@ -36,6 +36,8 @@ from .seccomp import seccomp_fd
 
 MAX_REPLY_BYTES = 64 << 20
 START_TIMEOUT = 60.0
+#: How long an interrupt that cannot be delivered yet (the request not taken) is retried.
+UNDELIVERED_WAIT = 10.0
 
 _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentcore-sandbox-spawner")
 
@@ -265,7 +267,7 @@ def watch(
     output_cap: int,
     cpu_used: Callable[[], float] | None,
     cpu_limit: float,
-    interrupt: Callable[[], None],
+    interrupt: Callable[[], bool | None],
     grace: float = 1.0,
     wall_limit_name: str = "wall_time",
     seq: int | None = None,
@@ -273,7 +275,10 @@ def watch(
     """Collect output until a reply frame arrives (kernels) or the process exits (commands).
 
     On a limit the process is interrupted (``interrupt``), and killed ``grace`` seconds later if it
-    did not answer. Returns the reply, or None when the process ended or was killed without one.
+    did not answer. ``interrupt`` may return False: not delivered yet (the interpreter has not taken
+    the request; an interrupt now would be lost), so it is tried again each tick, and the grace
+    starts when it is delivered (at most ``UNDELIVERED_WAIT`` seconds later the process is killed
+    anyway). Returns the reply, or None when the process ended or was killed without one.
     """
     sel = selectors.DefaultSelector()
     streams = {}
@@ -290,7 +295,19 @@ def watch(
     sel.register(pidfd, selectors.EVENT_READ)
     started = time.monotonic()
     kill_at: float | None = None
+    undelivered = False  # an interrupt is owed but was not delivered yet
     reply: dict[str, Any] | None = None
+
+    def stop(now: float) -> None:
+        """Interrupt (again, while undelivered); the kill follows ``grace`` after delivery."""
+        nonlocal kill_at, undelivered
+        delivered = interrupt() is not False
+        if delivered:
+            kill_at = now + grace
+        elif not undelivered:
+            kill_at = now + grace + UNDELIVERED_WAIT
+        undelivered = not delivered
+
     try:
         while True:
             now = time.monotonic()
@@ -298,6 +315,8 @@ def watch(
                 kill(popen)
                 watch_.exited = True
                 break
+            if undelivered:
+                stop(now)
             if kill_at is None:
                 reason = None
                 if now >= deadline:
@@ -306,8 +325,7 @@ def watch(
                     reason = CPU_TIME
                 if reason:
                     watch_.hit(reason)
-                    interrupt()
-                    kill_at = now + grace
+                    stop(now)
             wait = 0.05 if kill_at is None else max(0.0, min(0.05, kill_at - now))
             if kill_at is None:
                 wait = max(0.0, min(wait, deadline - now))
@@ -351,8 +369,7 @@ def watch(
                     watch_.truncated = True
                     if OUTPUT not in watch_.limits and kill_at is None:
                         watch_.hit(OUTPUT)
-                        interrupt()
-                        kill_at = time.monotonic() + grace
+                        stop(time.monotonic())
             if reply is not None:
                 break
             if reply_fd is not None and (watch_.reply_closed or watch_.exited):
