@@ -63,6 +63,9 @@ class Space:
     workdir: Path
     etcdir: Path
     bwrap: Bubblewrap | None  # None: unsafe_local, no isolation
+    #: Root mode: the session's own uid, which must own its files and pipes; else None (the
+    #: caller's uid runs the code, and already owns them).
+    owner: int | None = None
 
 
 @dataclass

@@ -47,21 +47,24 @@ class CodeSession:
         self.kernels: dict[str, Kernel] = {}
         self.last_used = time.monotonic()
         self.closed = False
-        self._lease: UidLease | None = lease_uid() if bwrap is not None else None
+        # root mode: a uid of the session's own; rootless (and unsafe_local): the caller's uid
+        self._lease: UidLease | None = lease_uid() if bwrap is not None and not bwrap.rootless else None
         uid = self._lease.uid if self._lease else os.getuid()
         self.dir = base / f"{name}-{os.urandom(4).hex()}"
         workdir, etcdir = self.dir / "work", self.dir / "etc"
         try:
             workdir.mkdir(parents=True)
-            os.chown(workdir, uid, uid)
+            if self._lease is not None:
+                os.chown(workdir, uid, uid)
             os.chmod(workdir, 0o700)
             self._hosts: dict[str, str] = {}
             if bwrap is not None:
-                write_etc(etcdir, uid)
+                write_etc(etcdir, uid, gid=uid if self._lease is not None else os.getgid())
         except BaseException:
             self._cleanup()
             raise
-        self.space = Space(uid=uid, workdir=workdir, etcdir=etcdir, bwrap=bwrap)
+        owner = uid if self._lease is not None else None
+        self.space = Space(uid=uid, workdir=workdir, etcdir=etcdir, bwrap=bwrap, owner=owner)
 
     @property
     def sandboxed(self) -> bool:
@@ -77,7 +80,9 @@ class CodeSession:
 
     def _result(self, language: str) -> ExecutionResult:
         r = ExecutionResult(session_id=self.name, language=language)
-        if not self.sandboxed:
+        if self.space.bwrap is not None:
+            r.sandbox = self.space.bwrap.mode
+        else:
             r.sandbox, r.warning = "none (unsafe_local)", UNSAFE_WARNING
         return r
 
@@ -89,7 +94,7 @@ class CodeSession:
             return None  # unsafe_local has the host's network anyway (and says so)
         targets = [(host, port, inside_address(host, self._hosts)) for host, port in allow_net]
         update_hosts(self.space.etcdir, {h: a for h, a in self._hosts.items()})
-        return self.relay.open(ns_pid, targets)
+        return self.relay.open(ns_pid, targets, rootless=bool(self.space.bwrap and self.space.bwrap.rootless))
 
     # ------------------------------------------------------------------ code
     def execute_code(
@@ -161,7 +166,8 @@ class CodeSession:
             runtime = python_runtime(SANDBOX_KERNEL_DIR if self.sandboxed else str(KERNEL_DIR))
             report_r, report_w = os.pipe()
             try:
-                os.fchown(report_w, self.uid, self.uid)
+                if self.space.owner is not None:
+                    os.fchown(report_w, self.space.owner, self.space.owner)
                 argv = [runtime.argv[0], "-I", "-S", f"{runtime.argv[2].rsplit('/', 1)[0]}/runcmd.py"]
                 launched = launch(
                     self.space,
@@ -266,7 +272,7 @@ class CodeSession:
             self._check_open()
             self.last_used = time.monotonic()
             return [
-                {"path": path, "size": files.write_file(self.workdir, path, data, owner=self.uid)}
+                {"path": path, "size": files.write_file(self.workdir, path, data, owner=self.space.owner)}
                 for path, data in prepared
             ]
 
@@ -307,7 +313,7 @@ class CodeSession:
             for kernel in self.kernels.values():
                 kernel.stop()
             self.kernels.clear()
-            if self.sandboxed:
+            if self._lease is not None:  # root mode: anything left with the session's uid
                 procs.kill_uid(self.uid)
             self._cleanup()
 
