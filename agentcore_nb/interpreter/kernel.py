@@ -71,9 +71,10 @@ class Kernel:
         runtime = runtime_for(self.language, self.limits, sandboxed=self.space.bwrap is not None)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        for fd in (req_r, rep_w) if self.space.owner is not None else ():
-            # R reopens its pipes through /dev/fd, which checks the pipe's owner
-            os.fchown(fd, self.space.owner, self.space.owner)
+        owner = self.space.owner
+        if owner is not None:  # R reopens its pipes through /dev/fd, which checks the pipe's owner
+            for fd in (req_r, rep_w):
+                os.fchown(fd, owner, owner)
         try:
             launched = launch(
                 self.space,
