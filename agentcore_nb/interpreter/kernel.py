@@ -14,7 +14,17 @@ from typing import Any
 
 from . import procs
 from .limits import OUTPUT, PROCESSES, InterpreterError, Limits
-from .process import START_TIMEOUT, Launched, Space, Watch, kill, launch, limits_in_text, watch
+from .process import (
+    START_TIMEOUT,
+    Launched,
+    Space,
+    Watch,
+    kill,
+    launch,
+    limits_in_text,
+    sandbox_failure,
+    watch,
+)
 from .sandbox import address_space, runtime_for
 
 #: RLIMIT_CPU of a persistent interpreter: a backstop for the whole session. Each execution's CPU
@@ -65,7 +75,13 @@ class Kernel:
 
     @property
     def alive(self) -> bool:
-        return self.launched is not None and self.launched.popen.poll() is None
+        # bwrap's outer process outlives the sandbox's pid 1 for a moment: look at both
+        launched = self.launched
+        return (
+            launched is not None
+            and launched.popen.poll() is None
+            and (launched.init_pid == launched.popen.pid or not procs.is_zombie(launched.init_pid))
+        )
 
     def start(self) -> None:
         runtime = runtime_for(self.language, self.limits, sandboxed=self.space.bwrap is not None)
@@ -118,8 +134,12 @@ class Kernel:
             grace=0,
         )
         if reply is None or not reply.get("ready"):
-            detail = (bytes(w.stderr) or bytes(w.stdout)).decode("utf-8", "replace").strip().splitlines()
+            text = (bytes(w.stderr) or bytes(w.stdout)).decode("utf-8", "replace").strip()
+            detail = text.splitlines()
             self.stop()
+            failure = sandbox_failure(text)
+            if failure is not None:
+                raise failure
             raise InterpreterError(
                 f"the {self.language} interpreter did not start"
                 + (": " + " | ".join(detail[-5:]) if detail else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -36,6 +37,11 @@ from .seccomp import seccomp_fd
 
 MAX_REPLY_BYTES = 64 << 20
 START_TIMEOUT = 60.0
+BIND_HINT = (
+    "keep the interpreter's directory (AGENTCORE_HOME) and the Python environment on a local "
+    "path this user can read (not a network home that refuses root, not removed by a cleaner), "
+    "or pass unsafe_local=True to run without isolation, knowingly"
+)
 #: How long an interrupt that cannot be delivered yet (the request not taken) is retried.
 UNDELIVERED_WAIT = 10.0
 
@@ -185,7 +191,21 @@ def _read_info(info_r: int, popen: subprocess.Popen[bytes]) -> int:
         os.close(info_r)
     err = _read_available(popen.stderr.fileno()) if popen.stderr else b""
     first = err.decode("utf-8", "replace").strip().splitlines()[:1]
+    failure = sandbox_failure(first[0] if first else "")
+    if failure is not None:
+        raise failure
     raise InterpreterError("the sandbox failed to start" + (f": {first[0]}" if first else ""))
+
+
+def sandbox_failure(text: str) -> InterpreterError | None:
+    """The one-line error for a bwrap message that says it could not set the sandbox up."""
+    for line in text.splitlines():
+        if re.match(r"bwrap: Can't (find source path|bind mount|mount|create file at)", line.strip()):
+            return InterpreterError(
+                f"the sandbox cannot bind a directory it needs ({line.strip().removeprefix('bwrap: ')})",
+                hint=BIND_HINT,
+            )
+    return None
 
 
 def _read_available(fd: int, limit: int = 1 << 16) -> bytes:

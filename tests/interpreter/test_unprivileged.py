@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif(
 def test_the_escape_suite_holds_in_the_rootless_sandbox():
     done = run_as_user(
         ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=short",
-         "tests/interpreter/test_escape.py", "tests/interpreter/test_rootless.py"],
+         "tests/interpreter/test_escape.py", "tests/interpreter/test_rootless.py",
+         "tests/interpreter/test_faults.py"],
         timeout=1200,
     )  # fmt: skip
     out = done.stdout + done.stderr
