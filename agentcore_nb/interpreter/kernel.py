@@ -7,6 +7,7 @@ import os
 import selectors
 import signal
 import struct
+import subprocess
 import termios
 import time
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ class Kernel:
             and (launched.init_pid == launched.popen.pid or not procs.is_zombie(launched.init_pid))
         )
 
+    def how_it_ended(self) -> str:
+        """How a dead interpreter ended (``SIGKILL``, ``exit status 1``), once bwrap has told."""
+        if self.launched is None:
+            return "unknown"
+        try:
+            code = self.launched.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "unknown"
+        return signal_name(code)
+
     def start(self) -> None:
         runtime = runtime_for(self.language, self.limits, sandboxed=self.space.bwrap is not None)
         req_r, req_w = os.pipe()
@@ -100,6 +111,7 @@ class Kernel:
                 cpu_seconds=max(SESSION_CPU_SECONDS, self.limits.cpu_seconds * 10),
                 binds=runtime.binds,
                 extra_fds=(req_r, rep_w),
+                reaps=self.language == "python",  # pykernel.py collects its zombies itself
             )
         except BaseException:
             for fd in (req_r, req_w, rep_r, rep_w):
@@ -112,6 +124,8 @@ class Kernel:
         self.version = str(ready.get("version", ""))
         if self.space.bwrap is None:
             self.pid = launched.popen.pid
+        elif self.space.bwrap.rootless and self.language == "python":
+            self.pid = launched.init_pid  # it is the sandbox's pid 1 itself
         else:
             kids = procs.children(launched.init_pid)
             if len(kids) != 1:
@@ -299,7 +313,10 @@ class Kernel:
         """Flag the process limit when the session's tasks reached it."""
         if self.space.bwrap is None or self.launched is None:
             return
-        tasks = sum(procs.thread_count(p) for p in procs.descendants(self.launched.init_pid))
+        pids = procs.descendants(self.launched.init_pid)
+        if self.pid == self.launched.init_pid:
+            pids.append(self.pid)
+        tasks = sum(procs.thread_count(p) for p in pids)
         if tasks >= limits.processes - 1 and PROCESSES not in out.limits:
             out.limits.append(PROCESSES)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
-from .kernel import Kernel, signal_name
+from .kernel import Kernel
 from .limits import InterpreterError, Limits
 from .process import Space
 from .sandbox import Bubblewrap, normalize_language, write_etc
@@ -147,12 +147,12 @@ class SandboxPool:
                 self.stats["taken"] += 1
                 return warm
             self.stats["died"] += 1
-            code = warm.kernel.launched.popen.returncode if warm.kernel.launched else None
+            ended = warm.kernel.how_it_ended()
             log.warning(
                 "interpreter pool: a waiting %s sandbox had ended (%s); it was destroyed, "
                 "the session gets a fresh one and the pool fills again",
                 language,
-                signal_name(code),
+                ended,
             )
             warm.destroy()
 

@@ -93,6 +93,7 @@ def launch(
     extra_fds: tuple[int, ...] = (),
     env: dict[str, str] | None = None,
     block: bool = False,
+    reaps: bool = False,
 ) -> Launched:
     """Start ``argv`` in the session's sandbox (or plainly, for unsafe_local), stdout/stderr piped."""
     environment = base_env(env)
@@ -118,6 +119,7 @@ def launch(
             info_fd=info_w,
             seccomp_fd=sec,
             block_fd=block_r if block else None,
+            reaps=reaps,
         )
         popen = _spawn(cmd, extra_fds + child_fds, environment, cwd="/")
     except BaseException:

@@ -197,7 +197,11 @@ class Bubblewrap:
         info_fd: int,
         seccomp_fd: int,
         block_fd: int | None = None,
+        reaps: bool = False,
     ) -> list[str]:
+        """The command line. ``reaps``: ``argv`` reaps its orphans itself (the Python kernel), so
+        rootless it is pid 1 directly (the code then runs in pid 1: there is nothing above it to
+        reach); otherwise our ``init.py`` is pid 1."""
         args = [
             self.bwrap,
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -257,6 +261,8 @@ class Bubblewrap:
         args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", WORKSPACE, "--"]
         args += rlimit_args(self.prlimit, limits, address_space=address_space, cpu_seconds=cpu_seconds)
         if self.rootless:  # bwrap dropped every capability and set no_new_privs already
+            if reaps:
+                return args + argv
             return args + [sys.executable, "-I", "-S", f"{SANDBOX_KERNEL_DIR}/init.py", *argv]
         args += [
             self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",

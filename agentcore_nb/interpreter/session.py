@@ -115,7 +115,7 @@ class CodeSession:
             note = self._heal()
             if not kernel.alive:
                 if kernel.launched is not None:  # it was running: something outside ended it
-                    ended = signal_name(kernel.launched.popen.returncode)
+                    ended = kernel.how_it_ended()
                     note = note or (
                         f"the {language} interpreter had ended ({ended}) since the last call, "
                         "killed from outside; it was restarted and its variables are lost"
