@@ -105,6 +105,29 @@ def pool_sizes(pool: bool | int | Mapping[str, int] | None) -> dict[str, int]:
     raise InterpreterError(f"pool must be True, a size or {{language: size}}, got {pool!r}")
 
 
+POOL_ENV = "AGENTCORE_INTERPRETER_POOL"
+
+
+def pool_from_env(environ: Mapping[str, str] | None = None) -> bool | int | dict[str, int]:
+    """The project interpreter's pool from ``AGENTCORE_INTERPRETER_POOL``: unset/``0``/``off`` ->
+    none, ``1``/``on`` -> the default sizes, ``python=2,r=1`` -> those."""
+    text = (os.environ if environ is None else environ).get(POOL_ENV, "").strip().lower()
+    if text in ("", "0", "off", "false", "no"):
+        return False
+    if text in ("1", "on", "true", "yes"):
+        return True
+    sizes: dict[str, int] = {}
+    for item in text.split(","):
+        lang, sep, size = item.partition("=")
+        if not sep or not size.strip().isdigit():
+            raise InterpreterError(
+                f"{POOL_ENV}={text!r} is not understood",
+                hint="use on, off, or LANG=SIZE,... (e.g. python=2,r=1)",
+            )
+        sizes[lang.strip()] = int(size)
+    return sizes
+
+
 def _start_key(limits: Limits) -> tuple[object, ...]:
     """The limits fixed when an interpreter starts (the rest are per execution)."""
     return (

@@ -95,3 +95,14 @@ def test_closing_destroys_the_waiting_sandboxes(tmp_path):
     for entry, init in zip(entries, inits):
         assert procs.wait_gone(init, 10)
         assert not entry.place.dir.exists() and entry.kernel.launched is None
+
+
+def test_the_project_pool_comes_from_the_environment():
+    from agentcore_nb.interpreter.pool import pool_from_env
+
+    assert pool_from_env({}) is False and pool_from_env({"AGENTCORE_INTERPRETER_POOL": "off"}) is False
+    assert pool_from_env({"AGENTCORE_INTERPRETER_POOL": "on"}) is True
+    assert pool_from_env({"AGENTCORE_INTERPRETER_POOL": "python=2, r=1"}) == {"python": 2, "r": 1}
+    with pytest.raises(InterpreterError, match="AGENTCORE_INTERPRETER_POOL") as err:
+        pool_from_env({"AGENTCORE_INTERPRETER_POOL": "lots"})
+    assert "\n" not in str(err.value)
