@@ -7,6 +7,10 @@ a new session (setsid), death with its parent, a seccomp filter, rlimits, an env
 from an allow-list (bwrap itself is started with that environment, so ``/proc/1/environ`` holds
 nothing of the host's), and, last, an unprivileged per-session uid with no capabilities
 (``setpriv``) before any of the user's code runs.
+
+Not root, the same sandbox is rootless: a user namespace of the calling user (``--unshare-user``,
+no further user namespace inside), no capabilities, read-only root and /dev, and our own init as
+pid 1 (``kernels/init.py``); docs/interpreter.md says what differs and what makes up for it.
 """
 
 from __future__ import annotations

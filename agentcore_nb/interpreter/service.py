@@ -50,7 +50,9 @@ class Interpreter:
     """Sandboxed Python / JavaScript / R sessions under ``root`` (a directory this object owns).
 
     ``unsafe_local=True`` runs code without isolation (every result says so); otherwise bubblewrap
-    is required and its absence is an error that says how to install it.
+    is required and its absence is an error that says how to install it. As root each session gets
+    a uid of its own; otherwise the sandbox is rootless (user namespaces). ``pool`` keeps
+    pre-warmed sandboxes per language for new sessions (``True``, a size, or {language: size}).
     """
 
     def __init__(

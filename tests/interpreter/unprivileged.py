@@ -65,6 +65,11 @@ def blocked_ancestors(user: pwd.struct_passwd, paths: list[Path]) -> dict[Path, 
     """For each needed path under a directory ``user`` cannot enter: that (highest) directory."""
     out: dict[Path, list[Path]] = {}
     for path in paths:
+        if not _enterable_by(path.stat(), user):  # a mount cannot change its own mode
+            raise UnprivilegedUnavailable(
+                f"{path} cannot be entered by other users (mode {stat.filemode(path.stat().st_mode)}): "
+                "make it readable (chmod -R o+rX) or clone with umask 022"
+            )
         for ancestor in reversed(path.parents):
             if not _enterable_by(ancestor.stat(), user):
                 out.setdefault(ancestor, []).append(path)
