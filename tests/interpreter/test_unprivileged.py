@@ -1,7 +1,8 @@
 """The escape suite again, as an unprivileged user: the rootless sandbox (user namespaces).
 
 Run as root (CI), this drops to the test user (created if missing) with ``setpriv`` and runs
-``test_escape.py`` and ``test_rootless.py`` there; every attack then meets the rootless sandbox.
+``test_escape.py``, ``test_rootless.py``, ``test_faults.py`` and ``test_pool.py`` there; every
+attack then meets the rootless sandbox.
 Run as an ordinary user, the whole suite is rootless already, so this has nothing to add.
 """
 
@@ -24,7 +25,7 @@ def test_the_escape_suite_holds_in_the_rootless_sandbox():
     done = run_as_user(
         ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=short",
          "tests/interpreter/test_escape.py", "tests/interpreter/test_rootless.py",
-         "tests/interpreter/test_faults.py"],
+         "tests/interpreter/test_faults.py", "tests/interpreter/test_pool.py"],
         timeout=1200,
     )  # fmt: skip
     out = done.stdout + done.stderr
