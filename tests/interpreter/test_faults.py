@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,22 @@ def test_a_directory_the_sandbox_cannot_bind_is_one_line_with_what_to_do(it, tmp
     assert "\n" not in message and "Traceback" not in message
     assert it.execute_code("print('next')", session="unbindable").stdout == "next\n"
     assert Path(sess.workdir).is_dir()
+
+
+def test_an_interpreter_that_takes_its_request_late_is_still_interrupted(it):
+    """A busy machine may not run the interpreter before the deadline passes. The interrupt must
+    wait until it has taken the request (sent earlier, it was dropped as stale, the code ran on
+    and was killed: the flaky timeout of test_executor). Simulated exactly: the interpreter is
+    stopped until well after the deadline."""
+    assert it.execute_code("x = 'kept'", session="late").ok
+    kernel = it.session("late").kernels["python"]
+    os.kill(kernel.pid, signal.SIGSTOP)  # not scheduled, as under heavy load
+    resume = threading.Timer(1.5, os.kill, (kernel.pid, signal.SIGCONT))  # 1 s past the deadline
+    resume.start()
+    try:
+        r = it.execute_code("import time\ntime.sleep(30)", session="late", timeout=0.5)
+    finally:
+        resume.join()
+    assert r.limits_hit == ["wall_time"] and r.error["name"] == "TimeoutError"
+    assert not r.restarted, r.error  # interrupted, not killed
+    assert it.execute_code("print(x)", session="late").stdout == "kept\n"  # its variables live on
