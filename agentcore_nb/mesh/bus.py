@@ -52,7 +52,9 @@ def dead_letter_topic(topic: str) -> str:
 
 def _check_topic(topic: str) -> str:
     if not isinstance(topic, str) or not topic.strip() or any(c.isspace() for c in topic):
-        raise MeshError(f"bad topic {topic!r}", hint="a topic is a non-empty name without spaces, e.g. kitchen.grill")
+        raise MeshError(
+            f"bad topic {topic!r}", hint="a topic is a non-empty name without spaces, e.g. kitchen.grill"
+        )
     return topic
 
 
@@ -249,7 +251,9 @@ class Bus:
             raise RemoteError(topic, reply.error_type, reply.error)
         return reply.payload
 
-    def request_message(self, topic: str, payload: Any = None, *, timeout: float = 30.0, key: str = "") -> MeshMessage:
+    def request_message(
+        self, topic: str, payload: Any = None, *, timeout: float = 30.0, key: str = ""
+    ) -> MeshMessage:
         self._ensure_reply_listener()
         correlation = new_id()
         future: Future[MeshMessage] = Future()

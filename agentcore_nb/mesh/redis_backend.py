@@ -22,9 +22,7 @@ def _redis() -> Any:
     try:
         import redis
     except ImportError:
-        raise MeshError(
-            "the Redis backend needs redis-py", hint="pip install 'agentcore-nb[mesh]'"
-        ) from None
+        raise MeshError("the Redis backend needs redis-py", hint="pip install 'agentcore-nb[mesh]'") from None
     return redis
 
 
@@ -92,7 +90,11 @@ class RedisBackend:
             return self._r.xreadgroup(group, consumer, {topic: ">"}, count=count, block=block_ms)
 
         reply = self._grouped(topic, group, read)
-        return [Entry(entry_id, fields.get("m", ""), 1) for _, entries in reply or [] for entry_id, fields in entries]
+        return [
+            Entry(entry_id, fields.get("m", ""), 1)
+            for _, entries in reply or []
+            for entry_id, fields in entries
+        ]
 
     def ack(self, topic: str, group: str, ids: list[str]) -> int:
         if not ids:
@@ -103,7 +105,9 @@ class RedisBackend:
         min_idle_ms = int(min_idle_s * 1000)
 
         def claim() -> Any:
-            return self._r.xautoclaim(topic, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count)
+            return self._r.xautoclaim(
+                topic, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+            )
 
         reply = self._grouped(topic, group, claim)
         entries = reply[1] if reply else []
@@ -119,7 +123,9 @@ class RedisBackend:
     def read(self, topic: str, after: str, count: int, block_s: float) -> list[Entry]:
         block_ms = max(1, int(block_s * 1000))
         reply = self._with_retry(lambda: self._r.xread({topic: after}, count=count, block=block_ms))
-        return [Entry(entry_id, fields.get("m", "")) for _, entries in reply or [] for entry_id, fields in entries]
+        return [
+            Entry(entry_id, fields.get("m", "")) for _, entries in reply or [] for entry_id, fields in entries
+        ]
 
     def last_id(self, topic: str) -> str:
         reply = self._with_retry(lambda: self._r.xrevrange(topic, count=1))
@@ -137,12 +143,17 @@ class RedisBackend:
 
     def stats(self, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for topic in sorted(self._with_retry(lambda: list(self._r.scan_iter(match=f"{prefix}*", _type="stream")))):
+        for topic in sorted(
+            self._with_retry(lambda: list(self._r.scan_iter(match=f"{prefix}*", _type="stream")))
+        ):
             length = int(self._with_retry(lambda t=topic: self._r.xlen(t)))
             groups = {}
             for g in self._with_retry(lambda t=topic: self._r.xinfo_groups(t)):
                 consumers = self._with_retry(lambda t=topic, n=g["name"]: self._r.xinfo_consumers(t, n))
-                groups[g["name"]] = {"pending": int(g["pending"]), "consumers": sorted(c["name"] for c in consumers)}
+                groups[g["name"]] = {
+                    "pending": int(g["pending"]),
+                    "consumers": sorted(c["name"] for c in consumers),
+                }
             out[topic] = {"length": length, "groups": groups}
         return out
 

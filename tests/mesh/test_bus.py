@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentcore_nb.mesh import Bus, MeshError, MeshTimeout, RemoteError, dead_letter_topic
+from agentcore_nb.mesh import Bus, MeshError, MeshTimeout, RemoteError
 from agentcore_nb.mesh.message import MeshMessage, encode
 
 DEADLINE = 30.0
@@ -154,7 +154,9 @@ def test_a_message_whose_consumer_died_is_claimed_and_finished_by_another(bus, b
     backend.ensure_group("kitchen.fry", "workers")
     reply_to = bus.request_message  # noqa: F841 - the requester below waits in a thread
     result: dict[str, object] = {}
-    t = threading.Thread(target=lambda: result.update(v=bus.request("kitchen.fry", {"item": "fries"}, timeout=DEADLINE)))
+    t = threading.Thread(
+        target=lambda: result.update(v=bus.request("kitchen.fry", {"item": "fries"}, timeout=DEADLINE))
+    )
     t.start()
     wait_for(lambda: backend.stats("kitchen.fry").get("kitchen.fry", {}).get("length") == 1, "published")
     taken = backend.read_group("kitchen.fry", "workers", "dead-worker", 1, 1.0)  # ... and it dies
