@@ -98,7 +98,7 @@ class InProcessBackend:
             if g is None:
                 return []
             now = time.monotonic()
-            out = []
+            out: list[Entry] = []
             for entry_id, p in sorted(g.pending.items(), key=lambda kv: stream.index.get(kv[0], 0)):
                 if len(out) >= count:
                     break

@@ -8,6 +8,7 @@ backoff until ``reconnect_s`` has passed; only then does a call fail, with one l
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -111,11 +112,13 @@ class RedisBackend:
 
         reply = self._grouped(topic, group, claim)
         entries = reply[1] if reply else []
-        out = []
+        out: list[Entry] = []
         for entry_id, fields in entries:
             if fields is None:  # trimmed away meanwhile
                 continue
-            info = self._with_retry(lambda eid=entry_id: self._r.xpending_range(topic, group, eid, eid, 1))
+            info = self._with_retry(
+                functools.partial(self._r.xpending_range, topic, group, entry_id, entry_id, 1)
+            )
             deliveries = int(info[0]["times_delivered"]) if info else 2
             out.append(Entry(entry_id, fields.get("m", ""), deliveries))
         return out
@@ -146,10 +149,10 @@ class RedisBackend:
         for topic in sorted(
             self._with_retry(lambda: list(self._r.scan_iter(match=f"{prefix}*", _type="stream")))
         ):
-            length = int(self._with_retry(lambda t=topic: self._r.xlen(t)))
+            length = int(self._with_retry(functools.partial(self._r.xlen, topic)))
             groups = {}
-            for g in self._with_retry(lambda t=topic: self._r.xinfo_groups(t)):
-                consumers = self._with_retry(lambda t=topic, n=g["name"]: self._r.xinfo_consumers(t, n))
+            for g in self._with_retry(functools.partial(self._r.xinfo_groups, topic)):
+                consumers = self._with_retry(functools.partial(self._r.xinfo_consumers, topic, g["name"]))
                 groups[g["name"]] = {
                     "pending": int(g["pending"]),
                     "consumers": sorted(c["name"] for c in consumers),
