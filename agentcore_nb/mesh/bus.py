@@ -58,14 +58,6 @@ def _check_topic(topic: str) -> str:
     return topic
 
 
-def _json_payload(payload: Any) -> Any:
-    try:
-        json.dumps(payload)
-    except (TypeError, ValueError) as exc:
-        raise MeshError(f"payload is not JSON-serialisable ({exc})") from None
-    return payload
-
-
 class Subscription:
     """A consumer running in a background thread; :meth:`stop` ends it (in-flight work finishes)."""
 
@@ -114,25 +106,34 @@ class Subscription:
                     next_claim = now + min(self.claim_idle_s / 2, 5.0)
                 if not entries:
                     entries = backend.read_group(self.topic, self.group, self.consumer, 10, self.poll_s)
-                for entry in entries:
-                    if self._stop.is_set():
-                        break  # left pending: another consumer claims it
-                    self._handle(entry)
+                self._handle_batch(entries)
             except Exception as exc:  # the broker went away, or a bug: keep consuming
                 log.warning("mesh consumer %s on %s: %s", self.consumer, self.topic, exc)
                 self._stop.wait(1.0)
 
-    def _handle(self, entry: Entry) -> None:
+    def _done_key(self, message: MeshMessage) -> str:
+        return f"mesh:done:{self.topic}:{self.group}:{message.key or message.message_id}"
+
+    def _handle_batch(self, entries: list[Entry]) -> None:
+        """Decode a batch, look its idempotency records up in one round trip, handle each in order."""
+        backend = self.bus.backend
+        decoded: list[tuple[Entry, MeshMessage]] = []
+        for entry in entries:
+            try:
+                decoded.append((entry, decode(entry.data)))
+            except MeshError as exc:
+                self.bus._dead_letter(self.topic, None, entry.data, str(exc), entry.deliveries)
+                backend.ack(self.topic, self.group, [entry.id])
+        records = backend.recall_many([self._done_key(m) for _, m in decoded])
+        for (entry, message), recorded in zip(decoded, records, strict=True):
+            if self._stop.is_set():
+                break  # left pending: another consumer claims it
+            self._handle(entry, message, recorded)
+
+    def _handle(self, entry: Entry, message: MeshMessage, recorded: str | None) -> None:
         bus, backend = self.bus, self.bus.backend
-        try:
-            message = decode(entry.data)
-        except MeshError as exc:
-            bus._dead_letter(self.topic, None, entry.data, str(exc), entry.deliveries)
-            backend.ack(self.topic, self.group, [entry.id])
-            return
         attempt = message.deliveries + entry.deliveries
-        done_key = f"mesh:done:{self.topic}:{self.group}:{message.key or message.message_id}"
-        recorded = backend.recall(done_key)
+        done_key = self._done_key(message)
         if recorded is not None:
             self.duplicates += 1
             bus._reply_from_record(message, recorded)
@@ -156,7 +157,7 @@ class Subscription:
             ) as span:
                 try:
                     result = self.handler(message.payload, message)
-                    json.dumps(result)
+                    outcome = json.dumps({"status": "ok", "payload": result}, allow_nan=False)
                 except Exception as exc:
                     span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
                     self.failures += 1
@@ -164,11 +165,9 @@ class Subscription:
                     return
         finally:
             otel_context.detach(token)
-        outcome = json.dumps({"status": "ok", "payload": result})
-        if not backend.remember(done_key, outcome, DONE_TTL_S):
-            outcome = backend.recall(done_key) or outcome  # another consumer finished first: its answer
+        # The record and the ack in one round trip; if another consumer finished first, its answer.
+        outcome = backend.finish(self.topic, self.group, entry.id, done_key, outcome, DONE_TTL_S)
         bus._reply_from_record(message, outcome)
-        backend.ack(self.topic, self.group, [entry.id])
         self.handled += 1
 
     def _failed(self, entry: Entry, message: MeshMessage, attempt: int, exc: Exception) -> None:
@@ -223,7 +222,7 @@ class Bus:
         message = MeshMessage(
             topic=topic,
             message_id=new_id(),
-            payload=_json_payload(payload),
+            payload=payload,
             key=key,
             sender=self.name,
             headers=dict(headers or {}),
@@ -241,7 +240,8 @@ class Bus:
             },
         ):
             message.traceparent = current_traceparent()
-            self.backend.add(topic, encode(message))
+            data = encode(message)
+            self.backend.add(topic, data)
         return message.message_id
 
     def request(self, topic: str, payload: Any = None, *, timeout: float = 30.0, key: str = "") -> Any:
@@ -403,4 +403,4 @@ class Bus:
             headers={"original_topic": topic},
         )
         self.backend.add(dead.topic, encode(dead))
-        log.warning("mesh: dead-lettered a message on %s after %d deliveries: %s", topic, deliveries, reason)
+        log.info("mesh: dead-lettered a message on %s after %d deliveries: %s", topic, deliveries, reason)

@@ -145,6 +145,16 @@ class InProcessBackend:
                 return None
             return held[0]
 
+    def recall_many(self, keys: list[str]) -> list[str | None]:
+        return [self.recall(k) for k in keys]
+
+    def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
+        with self._cond:
+            if not self.remember(key, value, ttl_s):
+                value = self.recall(key) or value
+            self.ack(topic, group, [entry_id])
+            return value
+
     def delete(self, topic: str) -> None:
         with self._cond:
             self._streams.pop(topic, None)

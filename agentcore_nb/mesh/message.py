@@ -84,7 +84,11 @@ def context_of(message: MeshMessage) -> otel_context.Context:
 
 
 def encode(message: MeshMessage) -> str:
-    return message.to_json()
+    """Strict JSON (no repr fallback): a payload that is not JSON is refused, never mangled."""
+    try:
+        return json.dumps(message.to_dict(), separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MeshError(f"payload is not JSON-serialisable ({exc})") from None
 
 
 def decode(raw: str | bytes) -> MeshMessage:

@@ -141,6 +141,22 @@ class RedisBackend:
         value = self._with_retry(lambda: self._r.get(key))
         return None if value is None else str(value)
 
+    def recall_many(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [None if v is None else str(v) for v in self._with_retry(lambda: self._r.mget(keys))]
+
+    def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
+        def run() -> Any:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(key, value, nx=True, px=int(ttl_s * 1000))
+            pipe.get(key)
+            pipe.xack(topic, group, entry_id)
+            return pipe.execute()
+
+        _, stored, _ = self._with_retry(run)
+        return value if stored is None else str(stored)
+
     def delete(self, topic: str) -> None:
         self._with_retry(lambda: self._r.delete(topic))
 

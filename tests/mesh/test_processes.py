@@ -169,3 +169,68 @@ def test_cli_errors_are_one_line(url, tmp_path):
         "mesh", "worker", str(tmp_path / "nope.json"), "--topic", "t", "--redis", url, home=tmp_path
     )
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_one_trace_spans_the_orchestrator_and_workers_in_other_processes(url, tmp_path):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    workers = []
+    for topic in ("kitchen.grill", "kitchen.fry"):
+        spans_file = tmp_path / f"{topic}.jsonl"
+        env = {
+            **os.environ,
+            "AGENTCORE_HOME": str(tmp_path / topic),
+            "SPANS_FILE": str(spans_file),
+            "FORCE_COLOR": "",
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "traced_worker.py"),
+                "mesh",
+                "worker",
+                str(STATION),
+                "--topic",
+                topic,
+                "--redis",
+                url,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert "serving" in proc.stderr.readline()
+        workers.append((proc, spans_file))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("orchestrator")
+    bus = open_bus(url, tracer_provider=provider)
+    try:
+        with tracer.start_as_current_span("orchestrate order 42") as root:
+            plates = [
+                bus.request(t, {"item": i}, timeout=DEADLINE)
+                for t, i in (("kitchen.grill", "burger"), ("kitchen.fry", "fries"))
+            ]
+        assert [p["cooked"] for p in plates] == ["burger", "fries"]
+    finally:
+        bus.close()
+        for proc, _ in workers:
+            stop(proc)
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    sends = {
+        s.name: format(s.context.span_id, "016x")
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("send ")
+    }
+    for (proc, spans_file), topic in zip(workers, ("kitchen.grill", "kitchen.fry")):
+        spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+        assert spans, f"the {topic} worker recorded no span"
+        assert {s["context"]["trace_id"] for s in spans} == {"0x" + trace_id}
+        process = next(s for s in spans if s["name"] == f"process {topic}")
+        assert process["parent_id"] == "0x" + sends[f"send {topic}"]
+        run = next(s for s in spans if s["name"].startswith("invoke_workflow"))
+        assert run["parent_id"] == process["context"]["span_id"]
