@@ -82,14 +82,14 @@ def mesh_magic(call: MagicCall) -> Any:
         print(f"stopped serving {args.topic}: {found.handled} handled, {found.failures} failed")
         return None
     if sub == "dead":
-        rows = [
+        dead: list[tuple[Any, ...]] = [
             (d.message_id[:12], d.deliveries, d.reason, json.dumps(d.payload)[:80])
             for d in bus.dead_letters(args.topic)
         ]
-        call.display(table_bundle(("message", "deliveries", "reason", "payload"), rows), raw=True)
+        call.display(table_bundle(("message", "deliveries", "reason", "payload"), dead), raw=True)
         return None
     stats = bus.status()
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (topic, info["length"], group, g["pending"], ", ".join(g["consumers"]))
         for topic, info in stats.items()
         for group, g in (info["groups"].items() or [("", {"pending": 0, "consumers": []})])
