@@ -124,7 +124,13 @@ class Subscription:
             except MeshError as exc:
                 self.bus._dead_letter(self.topic, None, entry.data, str(exc), entry.deliveries)
                 backend.ack(self.topic, self.group, [entry.id])
-        records = backend.recall_many([self._done_key(m) for _, m in decoded])
+        # Only a message with a publisher's key, or one delivered before, can have a record already:
+        # a fresh message's own id is new. The common case costs no lookup.
+        check = [i for i, (e, m) in enumerate(decoded) if m.key or m.deliveries or e.deliveries > 1]
+        found = backend.recall_many([self._done_key(decoded[i][1]) for i in check]) if check else []
+        records: list[str | None] = [None] * len(decoded)
+        for i, value in zip(check, found, strict=True):
+            records[i] = value
         for (entry, message), recorded in zip(decoded, records, strict=True):
             if self._stop.is_set():
                 break  # left pending: another consumer claims it

@@ -18,6 +18,16 @@ from .message import MeshError
 
 T = TypeVar("T")
 
+#: Record an outcome unless one is there, acknowledge the entry, return the outcome now stored:
+#: one command (atomic on the server), so handling a message costs one round trip like a bare XACK.
+_FINISH = """
+local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local value = ARGV[1]
+if not stored then value = redis.call('GET', KEYS[1]) end
+redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+return value
+"""
+
 
 def _redis() -> Any:
     try:
@@ -46,6 +56,7 @@ class RedisBackend:
         except ValueError as exc:
             raise MeshError(f"bad Redis URL {url!r}: {exc}", hint="use redis://HOST:PORT[/DB]") from None
         self._groups: set[tuple[str, str]] = set()
+        self._finish = self._r.register_script(_FINISH)
         self._with_retry(self._r.ping)
 
     def _with_retry(self, fn: Callable[[], T]) -> T:
@@ -147,15 +158,8 @@ class RedisBackend:
         return [None if v is None else str(v) for v in self._with_retry(lambda: self._r.mget(keys))]
 
     def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
-        def run() -> Any:
-            pipe = self._r.pipeline(transaction=False)
-            pipe.set(key, value, nx=True, px=int(ttl_s * 1000))
-            pipe.get(key)
-            pipe.xack(topic, group, entry_id)
-            return pipe.execute()
-
-        _, stored, _ = self._with_retry(run)
-        return value if stored is None else str(stored)
+        args = [value, int(ttl_s * 1000), group, entry_id]
+        return str(self._with_retry(lambda: self._finish(keys=[key, topic], args=args)))
 
     def delete(self, topic: str) -> None:
         self._with_retry(lambda: self._r.delete(topic))

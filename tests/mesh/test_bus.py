@@ -169,15 +169,19 @@ def test_a_message_whose_consumer_died_is_claimed_and_finished_by_another(bus, b
 
 
 def test_a_redelivered_message_already_applied_is_not_applied_twice(bus, backend):
-    """The worker applied it and recorded the outcome, then died before acknowledging."""
-    applied = []
-    sub = bus.subscribe("ledger", lambda p, m: applied.append(p) or len(applied), poll_s=0.05)
+    """A slow consumer applied it and recorded the outcome; the entry was claimed by another meanwhile."""
     message = MeshMessage(topic="ledger", message_id="m-1", payload={"n": 1})
     backend.ensure_group("ledger", "workers")
-    backend.remember("mesh:done:ledger:workers:m-1", '{"status": "ok", "payload": 1}', 60)
     backend.add("ledger", encode(message))
+    assert len(backend.read_group("ledger", "workers", "slow", 1, 1.0)) == 1  # taken, never acked
+    backend.remember("mesh:done:ledger:workers:m-1", '{"status": "ok", "payload": 1}', 60)  # ... but applied
+    applied = []
+    sub = bus.subscribe(
+        "ledger", lambda p, m: applied.append(p) or len(applied), claim_idle_s=0.1, poll_s=0.05
+    )
     wait_for(lambda: sub.duplicates == 1, "the duplicate recognised")
     assert applied == []
+    assert backend.stats("ledger")["ledger"]["groups"]["workers"]["pending"] == 0
 
 
 def test_trace_context_joins_publisher_and_consumer(backend):
