@@ -38,7 +38,9 @@ def _payload(text: str | None) -> Any:
 
 @mesh_app.command()
 def worker(
-    target: Annotated[Path, typer.Argument(help="A graph file to run for each message.")],
+    target: Annotated[
+        Path, typer.Argument(help="An exported bundle directory (agentcore export) or a graph file.")
+    ],
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to serve, e.g. kitchen.grill.")],
     redis: RedisOption = None,
     group: Annotated[
@@ -51,18 +53,22 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Serve TARGET on TOPIC until SIGTERM or Ctrl-C: each message's payload is the run's input."""
-    from ..mesh.worker import graph_runner, load_target
+    from ..mesh.worker import target_runner
     from ..project import Project
 
-    graph = load_target(target)
-    project = Project()
+    project = Project.current()
+    try:
+        runner = target_runner(target, project)
+    except BaseException:
+        project.close()
+        raise
     bus = _bus(redis, name)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sub = bus.subscribe(
         topic,
-        graph_runner(graph, project.runtime()),
+        runner,
         group=group,
         consumer=name,
         max_deliveries=max_deliveries,

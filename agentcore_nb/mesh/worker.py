@@ -7,7 +7,6 @@ consumer's span, so the worker's run joins the trace of the agent that asked.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,19 +41,44 @@ def agent_runner(agent: Any, project: Any) -> Runner:
     return run
 
 
-def load_target(path: Path) -> Any:
-    """A graph from a graph file (``"agentcore_graph": 1``); a clear error for anything else."""
+def bundle_runner(path: Path, project: Any) -> Runner:
+    """Run an exported bundle per message (payload = the notebook's parameters, as ``run local --input``).
+
+    The bundle is checked against its manifest and loaded once; each message is a run on the
+    project's runtime, and the reply is what ``run local`` prints: the output cell's value.
+    """
+    from ..export.bundle import load_bundle
+    from ..export.runner import (
+        build_graph,
+        install_definitions,
+        jsonable,
+        load_module,
+        result_value,
+        run_input,
+    )
+
+    bundle = load_bundle(path)
+    module = load_module(bundle)
+    graph = build_graph(bundle, module)
+    install_definitions(bundle, module, project)
+
+    def run(payload: Any, message: MeshMessage) -> Any:
+        value = run_input(bundle, payload)
+        session = message.correlation_id or message.message_id
+        result = project.runtime().run(graph, value, session_id=session).raise_for_status()
+        return jsonable(result_value(result.output))
+
+    return run
+
+
+def target_runner(path: Path, project: Any) -> Runner:
+    """A runner for an exported bundle (a directory) or a graph file; a clear error for anything else."""
     from ..graph.codec import load_graph
 
     if path.is_dir():
-        raise AgentcoreError(
-            f"{path} is a directory, and this agentcore-nb serves graph files only",
-            hint="pass a graph JSON file",
-        )
+        return bundle_runner(path, project)
     if not path.exists():
-        raise AgentcoreError(f"{path} does not exist")
-    try:
-        json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AgentcoreError(f"{path} is not a graph file ({exc})") from None
-    return load_graph(path)
+        raise AgentcoreError(
+            f"{path} does not exist", hint="pass a bundle directory (agentcore export) or a graph file"
+        )
+    return graph_runner(load_graph(path), project.runtime())

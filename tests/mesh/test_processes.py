@@ -234,3 +234,68 @@ def test_one_trace_spans_the_orchestrator_and_workers_in_other_processes(url, tm
         assert process["parent_id"] == "0x" + sends[f"send {topic}"]
         run = next(s for s in spans if s["name"].startswith("invoke_workflow"))
         assert run["parent_id"] == process["context"]["span_id"]
+
+
+def write_station_notebook(path: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    params = new_code_cell('item = "burger"\ntable = 1')
+    params.metadata["tags"] = ["parameters"]
+    out = new_code_cell('plate = f"grilled {item} for table {table}"\nplate')
+    out.metadata["tags"] = ["output"]
+    nb = new_notebook(
+        cells=[params, out],
+        metadata={"kernelspec": {"name": "agentcore", "language": "python", "display_name": "AgentCore"}},
+    )
+    nbformat.write(nb, path)
+    return path
+
+
+def test_an_exported_bundle_serves_a_topic_and_answers_as_run_local_does(url, tmp_path):
+    notebook = write_station_notebook(tmp_path / "grill.ipynb")
+    bundle = tmp_path / "grill-bundle"
+    exported = cli("export", str(notebook), "-o", str(bundle), home=tmp_path / "x")
+    assert exported.returncode == 0, exported.stderr
+    local = cli(
+        "run", "local", str(bundle), "--input", '{"item": "corn", "table": 7}', "--json", home=tmp_path / "x"
+    )
+    assert local.returncode == 0, local.stderr
+    worker = start_worker_for(url, bundle, "kitchen.grill", tmp_path / "w")
+    bus = open_bus(url)
+    try:
+        reply = bus.request("kitchen.grill", {"item": "corn", "table": 7}, timeout=DEADLINE)
+        assert reply == "grilled corn for table 7"
+        assert reply in local.stdout
+        with pytest.raises(Exception, match="table|parameter"):
+            bus.request("kitchen.grill", {"item": "corn", "chairs": 2}, timeout=DEADLINE)
+    finally:
+        bus.close()
+        stop(worker)
+
+
+def start_worker_for(url: str, target: Path, topic: str, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "AGENTCORE_HOME": str(home), "FORCE_COLOR": ""}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentcore_nb.cli",
+            "mesh",
+            "worker",
+            str(target),
+            "--topic",
+            topic,
+            "--redis",
+            url,
+            "--max-deliveries",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stderr.readline()
+    assert "serving" in line, line + proc.stderr.read()
+    return proc
