@@ -36,7 +36,7 @@ def agent_runner(agent: Any, project: Any) -> Runner:
             raise AgentcoreError('an agent worker takes a request text, or {"request": "..."}')
         result = agent.run(request, project=project, session_id=message.correlation_id or None)
         result.raise_for_status()
-        return {"answer": result.answer, "agent": agent.name, "run_id": result.run_id}
+        return {"answer": result.answer, "agent": agent.name}
 
     return run
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ...mesh.message import MeshError
+from ..nodes import mesh_config
 from .framework import MagicCall, UsageError, magic
 from .tables import table_bundle
 
@@ -42,24 +43,15 @@ def mesh_magic(call: MagicCall) -> Any:
     sub = args.subcommand
     if sub == "send":
         payload = _payload(args.payload)
-        call.metadata["config"] = {
-            "topic": args.topic,
-            "mode": "publish",
-            "payload": payload,
-            "key": args.key,
-        }
+        call.metadata["config"] = mesh_config(args, payload)
         print(f"sent {bus.publish(args.topic, payload, key=args.key)} to {args.topic}")
         return None
     if sub == "request":
         payload = _payload(args.payload)
-        call.metadata["config"] = {
-            "topic": args.topic,
-            "mode": "request",
-            "payload": payload,
-            "timeout": args.timeout,
-        }
+        call.metadata["config"] = mesh_config(args, payload)
         reply = bus.request(args.topic, payload, timeout=args.timeout, key=args.key)
         call.define("_mesh_reply", reply)
+        call.metadata["defines"] = ["_mesh_reply"]
         return reply
     if sub == "serve":
         from ...mesh.worker import agent_runner
