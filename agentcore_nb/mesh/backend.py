@@ -54,9 +54,10 @@ class StreamBackend(Protocol):
     def recall_many(self, keys: list[str]) -> list[str | None]:
         """:meth:`recall` for several keys in one round trip."""
 
-    def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
-        """Record ``value`` under ``key`` (unless a value is there) and acknowledge the entry, in one
-        round trip; returns the value now stored (another consumer's if it finished first)."""
+    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
+        """For each ``(entry_id, key, outcome)``: record the outcome under ``key`` unless one is there,
+        and acknowledge the entry; all in one round trip. Returns the outcomes now stored (another
+        consumer's where it finished first)."""
 
     def delete(self, topic: str) -> None:
         """Drop a topic (used for a requester's private reply topic)."""

@@ -32,6 +32,7 @@ from .message import (
     RemoteError,
     context_of,
     current_traceparent,
+    traceparent_of,
     decode,
     encode,
     new_id,
@@ -44,6 +45,9 @@ Handler = Callable[[Any, MeshMessage], Any]
 DEAD_LETTER_SUFFIX = ".dlq"
 REPLY_PREFIX = "mesh.reply."
 DONE_TTL_S = 24 * 3600.0
+#: Handled messages of a batch are recorded and acknowledged together, at the latest after this long
+#: (a reply-to message at once), so a consumer killed mid-batch re-applies at most this much work.
+FLUSH_AFTER_S = 0.05
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -131,27 +135,50 @@ class Subscription:
         records: list[str | None] = [None] * len(decoded)
         for i, value in zip(check, found, strict=True):
             records[i] = value
+        done: list[tuple[str, str, str]] = []  # handled, not yet recorded and acknowledged
+        replies: list[MeshMessage] = []
+        started = time.monotonic()
+        in_batch: dict[str, str] = {}  # outcomes of this batch by key: a repeated key is a duplicate
         for (entry, message), recorded in zip(decoded, records, strict=True):
             if self._stop.is_set():
                 break  # left pending: another consumer claims it
-            self._handle(entry, message, recorded)
+            key = self._done_key(message)
+            handled = self._handle(entry, message, recorded or in_batch.get(key))
+            if handled is not None:
+                in_batch[key] = handled
+                done.append((entry.id, key, handled))
+                replies.append(message)
+            # A requester is waiting, or the batch has taken a while: record and acknowledge now.
+            if done and (message.reply_to or time.monotonic() - started > FLUSH_AFTER_S):
+                self._finish(done, replies)
+                started = time.monotonic()
+        self._finish(done, replies)
 
-    def _handle(self, entry: Entry, message: MeshMessage, recorded: str | None) -> None:
+    def _finish(self, done: list[tuple[str, str, str]], messages: list[MeshMessage]) -> None:
+        if not done:
+            return
+        outcomes = self.bus.backend.finish(self.topic, self.group, done, DONE_TTL_S)
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self.bus._reply_from_record(message, outcome)
+        self.handled += len(done)
+        done.clear()
+        messages.clear()
+
+    def _handle(self, entry: Entry, message: MeshMessage, recorded: str | None) -> str | None:
+        """Run the handler; its outcome (JSON) to record, or None when nothing is left to record."""
         bus, backend = self.bus, self.bus.backend
         attempt = message.deliveries + entry.deliveries
-        done_key = self._done_key(message)
         if recorded is not None:
             self.duplicates += 1
             bus._reply_from_record(message, recorded)
             backend.ack(self.topic, self.group, [entry.id])
-            return
-        parent = context_of(message)
-        token = otel_context.attach(parent)
-        try:
-            with bus.tracer.start_as_current_span(
-                f"process {self.topic}",
-                kind=trace.SpanKind.CONSUMER,
-                attributes={
+            return None
+        span = bus.tracer.start_span(
+            f"process {self.topic}", context=context_of(message), kind=trace.SpanKind.CONSUMER
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
                     "messaging.system": backend.name,
                     "messaging.operation.type": "process",
                     "messaging.destination.name": self.topic,
@@ -159,22 +186,27 @@ class Subscription:
                     "messaging.message.id": message.message_id,
                     "messaging.message.conversation_id": message.correlation_id,
                     "agentcore.mesh.attempt": attempt,
-                },
-            ) as span:
-                try:
-                    result = self.handler(message.payload, message)
-                    outcome = json.dumps({"status": "ok", "payload": result}, allow_nan=False)
-                except Exception as exc:
-                    span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-                    self.failures += 1
-                    self._failed(entry, message, attempt, exc)
-                    return
+                }
+            )
+        # Make the span current for the handler only when there is a trace to continue: with no
+        # SDK and no incoming context it is a no-op, and the hot path skips the context switch.
+        token = (
+            otel_context.attach(trace.set_span_in_context(span)) if span.get_span_context().is_valid else None
+        )
+        try:
+            try:
+                result = self.handler(message.payload, message)
+                outcome = json.dumps({"status": "ok", "payload": result}, allow_nan=False)
+            except Exception as exc:
+                span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                self.failures += 1
+                self._failed(entry, message, attempt, exc)
+                return None
         finally:
-            otel_context.detach(token)
-        # The record and the ack in one round trip; if another consumer finished first, its answer.
-        outcome = backend.finish(self.topic, self.group, entry.id, done_key, outcome, DONE_TTL_S)
-        bus._reply_from_record(message, outcome)
-        self.handled += 1
+            if token is not None:
+                otel_context.detach(token)
+            span.end()
+        return outcome
 
     def _failed(self, entry: Entry, message: MeshMessage, attempt: int, exc: Exception) -> None:
         bus, backend = self.bus, self.bus.backend
@@ -235,19 +267,25 @@ class Bus:
         )
         if _reply:
             message.reply_to, message.correlation_id = _reply
-        with self.tracer.start_as_current_span(
-            f"send {topic}",
-            kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": self.backend.name,
-                "messaging.operation.type": "send",
-                "messaging.destination.name": topic,
-                "messaging.message.id": message.message_id,
-            },
-        ):
-            message.traceparent = current_traceparent()
-            data = encode(message)
-            self.backend.add(topic, data)
+        span = self.tracer.start_span(f"send {topic}", kind=trace.SpanKind.PRODUCER)
+        try:
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "messaging.system": self.backend.name,
+                        "messaging.operation.type": "send",
+                        "messaging.destination.name": topic,
+                        "messaging.message.id": message.message_id,
+                    }
+                )
+            if span.get_span_context().is_valid:  # a trace to continue (recorded or propagated)
+                message.traceparent = traceparent_of(span)
+            self.backend.add(topic, encode(message))
+        except BaseException as exc:
+            span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            span.end()
         return message.message_id
 
     def request(self, topic: str, payload: Any = None, *, timeout: float = 30.0, key: str = "") -> Any:

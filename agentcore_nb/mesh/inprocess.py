@@ -148,12 +148,15 @@ class InProcessBackend:
     def recall_many(self, keys: list[str]) -> list[str | None]:
         return [self.recall(k) for k in keys]
 
-    def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
+    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
         with self._cond:
-            if not self.remember(key, value, ttl_s):
-                value = self.recall(key) or value
-            self.ack(topic, group, [entry_id])
-            return value
+            out = []
+            for entry_id, key, value in done:
+                if not self.remember(key, value, ttl_s):
+                    value = self.recall(key) or value
+                self.ack(topic, group, [entry_id])
+                out.append(value)
+            return out
 
     def delete(self, topic: str) -> None:
         with self._cond:

@@ -76,10 +76,20 @@ def current_traceparent() -> str:
     return carrier.get("traceparent", "")
 
 
+_EMPTY = otel_context.Context()
+
+
+def traceparent_of(span: trace.Span) -> str:
+    """The W3C traceparent naming ``span`` as the parent."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent", "")
+
+
 def context_of(message: MeshMessage) -> otel_context.Context:
     """An OpenTelemetry context whose parent is the publisher's span (empty when it had none)."""
     if not message.traceparent:
-        return otel_context.Context()
+        return _EMPTY
     return _PROPAGATOR.extract({"traceparent": message.traceparent})
 
 

@@ -18,14 +18,17 @@ from .message import MeshError
 
 T = TypeVar("T")
 
-#: Record an outcome unless one is there, acknowledge the entry, return the outcome now stored:
-#: one command (atomic on the server), so handling a message costs one round trip like a bare XACK.
+#: For each handled entry: record its outcome unless one is there, acknowledge it, return the outcome
+#: now stored. One command (atomic on the server) for a whole batch of handled messages.
 _FINISH = """
-local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-local value = ARGV[1]
-if not stored then value = redis.call('GET', KEYS[1]) end
-redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
-return value
+local out = {}
+for i = 2, #KEYS do
+  local entry, value = ARGV[2 * i - 1], ARGV[2 * i]
+  if not redis.call('SET', KEYS[i], value, 'NX', 'PX', ARGV[1]) then value = redis.call('GET', KEYS[i]) end
+  redis.call('XACK', KEYS[1], ARGV[2], entry)
+  out[i - 1] = value
+end
+return out
 """
 
 
@@ -157,9 +160,15 @@ class RedisBackend:
             return []
         return [None if v is None else str(v) for v in self._with_retry(lambda: self._r.mget(keys))]
 
-    def finish(self, topic: str, group: str, entry_id: str, key: str, value: str, ttl_s: float) -> str:
-        args = [value, int(ttl_s * 1000), group, entry_id]
-        return str(self._with_retry(lambda: self._finish(keys=[key, topic], args=args)))
+    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
+        if not done:
+            return []
+        keys = [topic, *(key for _, key, _ in done)]
+        args: list[Any] = [int(ttl_s * 1000), group]
+        for entry_id, _, value in done:
+            args += [entry_id, value]
+        stored = self._with_retry(lambda: self._finish(keys=keys, args=args))
+        return [str(v) for v in stored]
 
     def delete(self, topic: str) -> None:
         self._with_retry(lambda: self._r.delete(topic))

@@ -205,3 +205,15 @@ def test_trace_context_joins_publisher_and_consumer(backend):
     assert spans["send kitchen.grill"].parent.span_id == root.get_span_context().span_id
     assert spans["process kitchen.grill"].parent.span_id == spans["send kitchen.grill"].context.span_id
     assert spans["grill work"].parent.span_id == spans["process kitchen.grill"].context.span_id
+
+
+def test_one_key_published_twice_in_a_batch_is_applied_once(bus, backend):
+    applied = []
+    backend.ensure_group("audit", "workers")
+    for _ in range(3):
+        bus.publish("audit", {"order": 42}, key="order-42")
+    sub = bus.subscribe("audit", lambda p, m: applied.append(p), poll_s=0.05)
+    wait_for(lambda: sub.handled + sub.duplicates == 3, "all three handled")
+    assert applied == [{"order": 42}]
+    assert sub.duplicates == 2
+    assert backend.stats("audit")["audit"]["groups"]["workers"]["pending"] == 0
