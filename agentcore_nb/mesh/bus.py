@@ -32,10 +32,10 @@ from .message import (
     RemoteError,
     context_of,
     current_traceparent,
-    traceparent_of,
     decode,
     encode,
     new_id,
+    traceparent_of,
 )
 
 log = logging.getLogger("agentcore_nb.mesh")
