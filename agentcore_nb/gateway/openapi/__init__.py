@@ -89,7 +89,7 @@ def _meta_check(schema: Any, what: str) -> None:
     if _META is None:
         import fastjsonschema
 
-        _META = fastjsonschema.compile(jsonschema.Draft7Validator.META_SCHEMA)
+        _META = fastjsonschema.compile(jsonschema.Draft7Validator.META_SCHEMA, use_default=False)
     try:
         _META(schema)
     except Exception as exc:

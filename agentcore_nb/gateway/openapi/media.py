@@ -65,9 +65,7 @@ def body_kind(media: str, schema: Any) -> str | None:
         return FORM
     if m == "multipart/form-data":
         return MULTIPART
-    structured = isinstance(schema, dict) and (
-        schema.get("type") in ("object", "array") or "properties" in schema or "$ref" in schema
-    )
+    structured = isinstance(schema, dict) and bool(schema) and schema.get("type", "object") != "string"
     if is_texty(m):
         return None if structured else TEXT  # XML and the like cannot be built from arguments
     if m.startswith("multipart/"):

@@ -312,8 +312,8 @@ class OperationBuilder:
         accept: list[str] = []
         for code in success:
             entry = entries[code]
-            if not entry["media"]:
-                variants.append({"type": "null"})
+            if not entry["media"]:  # 204 is empty by definition; elsewhere no content = undocumented
+                variants.append({"type": "null"} if code in ("204", "205") else {})
             for media in entry["media"]:
                 if media not in accept:
                     accept.append(media)
