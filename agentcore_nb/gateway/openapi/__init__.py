@@ -58,6 +58,10 @@ def import_document(doc: Document | str | Path, *, base_url: str | None = None,
                 continue
             try:
                 out.tools.append(builder.build(str(path), method, item, op))
+            except RecursionError:
+                raise ToolSchemaError(
+                    f"{doc.source}: {method.upper()} {path} nests schemas too deeply"
+                ) from None
             except OperationRefused as exc:
                 if strict:
                     raise

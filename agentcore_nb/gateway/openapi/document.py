@@ -101,6 +101,31 @@ class Document:
         return node
 
 
+MAX_NODES = 5_000_000
+
+
+def expanded_size(data: Any) -> int:
+    """How many nodes the document has once YAML aliases are expanded (each shared node counted
+    at every use), computed once per distinct node: an alias bomb is found without expanding it."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        found = sizes.get(key)
+        if found is None:
+            sizes[key] = 1  # a cycle (only from hand-built data) counts once
+            children = node.values() if isinstance(node, dict) else node
+            found = sizes[key] = 1 + sum(size(c) for c in children)
+        return found
+
+    try:
+        return size(data)
+    except RecursionError:
+        return MAX_NODES + 1
+
+
 def max_bytes() -> int:
     try:
         mb = float(os.environ.get(MAX_MB_ENV, DEFAULT_MAX_MB))
@@ -136,6 +161,10 @@ def parse_document(text: str, source: str, *, json_first: bool = False) -> Docum
         raise ToolSchemaError(f"{source} is not valid {kind}: {first}") from None
     except RecursionError:
         raise ToolSchemaError(f"{source} nests too deeply to parse") from None
+    if expanded_size(data) > MAX_NODES:
+        raise ToolSchemaError(
+            f"{source} expands to over {MAX_NODES:,} nodes (YAML aliases repeated?); refusing to import it"
+        )
     if isinstance(data, dict) and "swagger" in data:
         raise ToolSchemaError(
             f"{source} is a Swagger {data.get('swagger')} document; the gateway imports OpenAPI 3.0 and 3.1",

@@ -42,7 +42,9 @@ _STYLES = {
 }
 _LOCATION_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
-_COMPOSED = ("allOf", "anyOf", "oneOf", "not", "if", "$ref", "patternProperties", "dependentSchemas")
+# A body schema with only these keywords can lend its properties to the input schema's top level.
+_FLAT_OK = {"type", "properties", "required", "additionalProperties", "description", "title", "examples",
+            "deprecated", "default", "readOnly", "writeOnly", "discriminator"}  # fmt: skip
 
 
 class OperationRefused(ToolSchemaError):
@@ -215,7 +217,10 @@ class OperationBuilder:
             )
         options.sort(key=lambda o: o[0])
         structured = [o for o in options if o[2] in (JSON, FORM, MULTIPART)]
-        if len({json.dumps(o[3].get("schema"), sort_keys=True) for o in structured}) > 1:
+        if (
+            len(structured) > 1
+            and len({json.dumps(o[3].get("schema"), sort_keys=True) for o in structured}) > 1
+        ):
             kinds = " and ".join(o[1] for o in structured[:2])
             raise OperationRefused(f"{label}: request bodies {kinds} have conflicting schemas",
                                    hint="give them one schema, or keep one media type")  # fmt: skip
@@ -238,7 +243,7 @@ class OperationBuilder:
         deps |= sdeps
         top = self._top(schema)
         flat = isinstance(top, dict) and isinstance(top.get("properties"), dict) and \
-            top.get("type", "object") == "object" and not any(k in top for k in _COMPOSED)  # fmt: skip
+            top.get("type", "object") == "object" and set(top) <= _FLAT_OK  # fmt: skip
         if kind in (FORM, MULTIPART):
             if not flat and not (isinstance(top, dict) and top.get("type") == "object"):
                 raise OperationRefused(f"{label}: a {media} body must be an object schema with properties")
