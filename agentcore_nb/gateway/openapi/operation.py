@@ -130,6 +130,7 @@ class OperationBuilder:
         body and body.pop("additional", None)
         input_schema = with_defs(input_schema, self.book.closure(req_deps, REQUEST))
         responses, output, accept = self._responses(op, where)
+        # a "#fragment" in a path (APIs.guru's AWS documents) never goes on the wire: it is dropped
         name = tool_name(str(op.get("operationId") or f"{method}_{path}"), self.names)
         description = str(op.get("description") or op.get("summary") or label).strip()[:2000]
         return {
@@ -138,7 +139,7 @@ class OperationBuilder:
             "inputSchema": input_schema,
             "outputSchema": output,
             "target": {"type": "openapi", "base_url": server_url(self.doc, item, op, self.base_url),
-                       "method": method, "path": path, "params": params, "body": body,
+                       "method": method, "path": path.split("#", 1)[0], "params": params, "body": body,
                        "responses": responses, "accept": accept,
                        "auth": security(self.doc, op, self.secrets)},
         }  # fmt: skip

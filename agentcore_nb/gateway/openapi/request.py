@@ -212,7 +212,8 @@ def build_request(target: dict[str, Any], arguments: dict[str, Any]) -> Request:
     left = set(arguments) - consumed
     if left:
         raise ToolInputError(f"input has {', '.join(sorted(left))}, which this operation has no place for")
-    req.url = target["base_url"].rstrip("/") + path + ("?" + "&".join(query) if query else "")
+    joiner = "&" if "?" in path else "?"  # some documents put a fixed query in the path itself
+    req.url = target["base_url"].rstrip("/") + path + (joiner + "&".join(query) if query else "")
     if req.cookies:
         req.headers["Cookie"] = "; ".join(req.cookies)
     if target.get("accept"):

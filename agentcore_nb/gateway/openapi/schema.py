@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from typing import Any
 
 from .document import DIALECT_2020, DIALECT_OAS30, Document, dialect_of
@@ -263,7 +264,9 @@ def _regex_ok(pattern: str) -> bool:
     ok = _REGEX_CACHE.get(pattern)
     if ok is None:
         try:
-            re.compile(pattern)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                re.compile(pattern)
             ok = True
         except (re.error, RecursionError, OverflowError):
             ok = False
