@@ -91,6 +91,14 @@ def test_recursion_stays_as_defs_and_inlines_bounded():
         "items"
     ]
     assert leaf["type"] == "object" and "nested deeper" in leaf["description"]
+    # what each provider gets: OpenAI and Anthropic the $defs as they are; Bedrock Converse, inlined
+    from agentcore_nb.models.bedrock import to_converse_request
+    from agentcore_nb.models.types import normalize_tools
+
+    tools = normalize_tools([{"name": "op", "description": "d", "inputSchema": s}])
+    req = to_converse_request("m", [{"role": "user", "content": "hi"}], tools, None)
+    sent = req["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
+    assert sent == inline_refs(s) and "$ref" not in json.dumps(sent)
 
 
 @pytest.mark.parametrize(
