@@ -37,6 +37,7 @@ def corpus():
     return docs, imported, refused
 
 
+@pytest.mark.timeout(900)  # the import of some 700 documents (about 60 s here, more on a busy machine)
 def test_the_corpus_imports(corpus):
     docs, imported, refused = corpus
     assert len(docs) > 600, SETUP
@@ -61,6 +62,7 @@ def test_the_corpus_imports(corpus):
             jsonschema.Draft202012Validator.check_schema(tool["outputSchema"])
 
 
+@pytest.mark.timeout(900)
 def test_every_input_field_reaches_the_wire(corpus, gateway, echo, monkeypatch):
     _, imported, _ = corpus
     rng = random.Random(11)

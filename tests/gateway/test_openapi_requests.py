@@ -172,3 +172,17 @@ def test_path_values_cannot_climb_out_of_their_segment(wire):
     gateway.call("putBlob", {"name": "../../admin", "body": {"base64": ""}})
     gateway.call("putBlob", {"name": "..", "body": {"base64": ""}})
     assert [a.path for a in echo.arrivals] == ["/blobs/..%2F..%2Fadmin", "/blobs/%2E%2E"]
+
+
+def test_tools_registered_before_request_plans_still_call(gateway, echo):
+    target = {"type": "openapi", "base_url": echo.url, "method": "post", "path": "/refunds/{id}",
+              "params": {"id": "path", "dry": "query", "X-Req": "header"}, "body": "merged", "auth": None}  # fmt: skip
+    gateway.register({"name": "oldRefund", "inputSchema": {"type": "object"}, "target": target})
+    gateway.call("oldRefund", {"id": "o 1", "dry": True, "X-Req": "r", "amount": 5})
+    got = echo.last()
+    assert (got.path, got.query, got.header("X-Req"), got.json()) == (
+        "/refunds/o%201",
+        "dry=true",
+        "r",
+        {"amount": 5},
+    )
