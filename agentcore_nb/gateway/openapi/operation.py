@@ -27,6 +27,7 @@ from .media import (
     MULTIPART,
     TEXT,
     body_kind,
+    essence,
     is_json,
     is_texty,
 )
@@ -216,8 +217,14 @@ class OperationBuilder:
                 "cannot build from arguments",
                 hint="supported: JSON, form-urlencoded, multipart/form-data, text, octet-stream",
             )
-        options.sort(key=lambda o: o[0])
-        structured = [o for o in options if o[2] in (JSON, FORM, MULTIPART)]
+        # JSON first (plain application/json before its variants), then form, multipart, text, bytes
+        options.sort(key=lambda o: (o[0], essence(o[1]) != "application/json"))
+        # bodies of different kinds (JSON and form, say) must agree; among one kind's variants
+        # (application/json and application/ld+json, versioned types) the first is the one sent
+        firsts = {o[2]: o for o in reversed(options)}
+        structured = sorted(
+            (o for k, o in firsts.items() if k in (JSON, FORM, MULTIPART)), key=lambda o: o[0]
+        )
         if (
             len(structured) > 1
             and len({json.dumps(o[3].get("schema"), sort_keys=True) for o in structured}) > 1
