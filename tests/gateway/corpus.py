@@ -192,7 +192,11 @@ def check_arrival(tool: dict[str, Any], args: dict[str, Any], got: Any) -> list[
             if h is None or not all(s in h for s in _items(v)):
                 problems.append(f"header {name}={v!r} arrived as {h!r}")
         elif where == "cookie":
-            if not all(any(s in c for _, c in cookies) for s in _items(v)) and v not in ("", [], {}):
+            if isinstance(v, dict) and p["explode"]:
+                ok = all((k, text(x)) in cookies for k, x in v.items())
+            else:
+                ok = all(any(s in c for _, c in cookies) for s in _items(v)) or v in ("", [], {})
+            if not ok:
                 problems.append(f"cookie {name}={v!r} not in {cookies!r}")
     body = target.get("body")
     if body:
