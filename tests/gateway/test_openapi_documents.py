@@ -187,3 +187,12 @@ def test_validation_error_on_wrong_file_shape(gateway, tmp_path):
     gateway.register_openapi(Path(__file__).parent / "wire_api.yaml", base_url="http://127.0.0.1:9")
     with pytest.raises(ToolInputError, match="input.body"):
         gateway.call("putBlob", {"name": "x", "body": "just a string"})
+
+
+def test_a_relative_server_url_needs_a_base_url(gateway, tmp_path):
+    doc = _op({"type": "object"})
+    doc["servers"] = [{"url": "/api/v3"}]
+    with pytest.raises(ToolSchemaError, match=r"has a relative server URL '/api/v3' \(pass a base URL"):
+        gateway.register_openapi(_doc(tmp_path, doc))
+    regs = gateway.register_openapi(_doc(tmp_path, doc), base_url="http://127.0.0.1:9/api/v3")
+    assert regs[0].spec.target["base_url"] == "http://127.0.0.1:9/api/v3"

@@ -74,7 +74,7 @@ def server_url(doc: Document, item: dict[str, Any], op: dict[str, Any], base_url
     for var, spec in (server.get("variables") or {}).items():
         url = url.replace("{" + var + "}", str((spec or {}).get("default", "")))
     if not url.startswith(("http://", "https://")):
-        what = f"server URL {url!r} is not absolute" if url else "no servers[0].url"
+        what = f"a relative server URL {url!r}" if url else "no servers[0].url"
         raise ToolSchemaError(f"{doc.source} has {what}", hint="pass a base URL (--base-url / base_url=)")
     return url
 
