@@ -47,6 +47,7 @@ class Database:
         self.read_only = read_only
         self._refs = 0
         self.lock = threading.RLock()
+        self.state: Any = None  # the owner's state server (agentcore_nb/state/), once serving
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
@@ -65,7 +66,9 @@ class Database:
         with _registry_lock:
             db = _registry.get(key)
             if db is None:
-                db = cls(resolved, read_only=read_only)
+                from .state import open_database  # owner of the file, or a client of its owner
+
+                db = open_database(cls, resolved, read_only)
                 _registry[key] = db
             db._refs += 1
             return db
@@ -112,9 +115,14 @@ class Database:
             self._refs -= 1
             if self._refs > 0:
                 return
-            _registry.pop((str(self.path), self.read_only), None)
+            if _registry.get((str(self.path), self.read_only)) is self:
+                del _registry[(str(self.path), self.read_only)]
+        if self.state is not None:
+            self.state.stop()  # clients reconnect and elect the next owner once the lock is free
         with self.lock:
             try:
                 self.con.close()
             except duckdb.Error:
                 pass
+        if self.state is not None:
+            self.state.release()
