@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,10 @@ class StateServer:
                     reply: tuple[bool, Any] = (True, self._dispatch(conn, op, args, kwargs))
                 except Exception as exc:
                     reply = (False, wire.encode_error(exc))
-                wire.send(sock, reply)
+                try:
+                    wire.send(sock, reply)
+                except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a value that cannot travel
+                    wire.send(sock, (False, wire.encode_error(exc)))
         except (OSError, EOFError, wire.ConnectionLost):
             pass
         finally:
@@ -160,7 +164,8 @@ class StateServer:
             cur.execute(args[0], args[1])
         description = cur.description
         rows = cur.fetchall() if description is not None else []
-        return rows, description
+        # column types are DuckDB objects that do not pickle: send their names
+        return rows, None if description is None else [(d[0], str(d[1]), *d[2:]) for d in description]
 
     def _event_log(self) -> Any:
         from ..eventlog.duckdb import DuckDBEventLog
