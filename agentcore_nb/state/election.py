@@ -35,7 +35,15 @@ class OwnerLock:
     @classmethod
     def try_acquire(cls, db_path: Path) -> OwnerLock | None:
         path = lock_path(db_path)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except PermissionError:
+            from ..errors import EventLogError
+
+            raise EventLogError(
+                f"the project {db_path.parent} belongs to another user (cannot open {path.name})",
+                hint="run as the user who owns it, or set AGENTCORE_HOME to a directory of your own",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
