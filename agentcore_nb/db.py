@@ -1,8 +1,10 @@
 """The project's DuckDB file, shared by the event log, memory and the tool registry.
 
 DuckDB lets one process write a file at a time. Inside a process every component shares one
-:class:`Database` per path (cursors per thread); a second process gets :class:`StoreLockedError`
-naming the PID that holds the file. Each component keeps its own schema version, and a file
+:class:`Database` per path (cursors per thread). The first agentcore process to open a file owns it
+and serves the project's other processes, which get a client handle of the same shape
+(``agentcore_nb/state/``); a program outside agentcore-nb holding the file is reported as
+:class:`StoreLockedError` naming its PID. Each component keeps its own schema version, and a file
 written by a newer agentcore-nb is refused rather than misread.
 """
 

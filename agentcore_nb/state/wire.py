@@ -2,7 +2,8 @@
 
 Pickle is safe here because only the owner's own user can reach the socket (mode 0600, and the
 server checks ``SO_PEERCRED`` before reading a byte): a peer that can connect could already ptrace
-either process. Measured against JSON it is 3-5x quicker for events and vectors (docs/state.md).
+either process. Measured: a batch of 100 events encodes and decodes about 5x quicker than with JSON
+(``bench/shared_project.py``, ``wire_*_us``).
 """
 
 from __future__ import annotations
