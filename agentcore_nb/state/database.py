@@ -115,8 +115,15 @@ class RemoteDatabase(Database):
         return self.link.local_db is None
 
     def cursor(self) -> Any:
-        local = self.link.local_db
-        return local.cursor() if local is not None else RemoteCursor(self.link)
+        while True:
+            generation = self.link.generation
+            local = self.link.local_db
+            if local is not None:
+                return local.cursor()
+            try:
+                return RemoteCursor(self.link)
+            except OSError:  # the owner is gone: elect (maybe this process), then try again
+                self.link.recover(generation)
 
     def execute(self, sql: str, params: Any = None) -> Any:
         while True:

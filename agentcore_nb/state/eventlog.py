@@ -62,6 +62,14 @@ def core_for(db: Database) -> DuckDBEventLog:
     return log
 
 
+def _append_to(core: DuckDBEventLog, event: Event) -> None:
+    """Number and queue ``event`` in the writer (without its listeners: they belong to its handle)."""
+    with core._seq_lock:
+        event.seq = core._next_seq
+        core._next_seq += 1
+        core._store(event)
+
+
 def not_committed(db: Database, log: DuckDBEventLog, events: list[Event]) -> list[Event]:
     """The events of a resent batch that the previous owner had not committed."""
     if not events:
@@ -105,26 +113,19 @@ class SharedEventLog(DuckDBEventLog):
         _duckdb._open_logs.add(self)
 
     # ------------------------------------------------------------------ writing
-    def append(self, event: Event) -> Event:
+    def _store(self, event: Event) -> None:
+        """Called by ``EventLog.append`` (so whatever it adds to events applies here too)."""
         with self._cond:
             if self._closed:
                 raise EventLogError(f"event log {self.path} is closed")
             core = self._core
             if core is None:
+                event.seq = -1  # numbered by the owner when it acknowledges the batch
                 self._pending.append(event)
                 if len(self._pending) == 1:
                     self._cond.notify_all()
-        if core is not None:
-            core.append(event)
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                pass
-        return event
-
-    def _store(self, event: Event) -> None:  # pragma: no cover - append is overridden
-        raise NotImplementedError
+                return
+        _append_to(core, event)
 
     def _send_loop(self) -> None:
         assert self._link is not None
@@ -192,7 +193,7 @@ class SharedEventLog(DuckDBEventLog):
             rest, self._pending = self._pending, []
             todo = (not_committed(db, core, batch) if resent else batch) + rest
             for e in todo:
-                core.append(e)
+                _append_to(core, e)
             self._core = core
             self._inflight = []
             self._cond.notify_all()
