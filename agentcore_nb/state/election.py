@@ -12,9 +12,27 @@ import contextlib
 import fcntl
 import os
 import socket
+import weakref
 from pathlib import Path
 
 _SUN_PATH_MAX = 100
+#: What a forked child must not keep: with the lock it would block every successor after the
+#: owner died, and a listener nobody accepts on would hang the clients that connect to it.
+_held_locks: weakref.WeakSet[OwnerLock] = weakref.WeakSet()
+_listeners: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for lock in list(_held_locks):
+        with contextlib.suppress(OSError):
+            os.close(lock.fd)  # closes the child's reference only: the parent keeps the lock
+        lock.fd = -1
+    for sock in list(_listeners):
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def lock_path(db_path: Path) -> Path:
@@ -52,7 +70,9 @@ class OwnerLock:
         except BaseException:
             os.close(fd)
             raise
-        return cls(fd, path)
+        lock = cls(fd, path)
+        _held_locks.add(lock)
+        return lock
 
     def release(self) -> None:
         if self.fd >= 0:
@@ -91,6 +111,7 @@ def listen(db_path: Path) -> socket.socket:
     finally:
         if dfd is not None:
             os.close(dfd)
+    _listeners.add(sock)
     return sock
 
 

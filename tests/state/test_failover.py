@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -177,3 +178,36 @@ def test_a_hanging_client_does_not_block_the_others(agentcore_home: Path, subpro
         assert all(e.seq != 999999 for e in p.event_log.events())
         half.close()
         hung.close()
+
+
+FORKING_OWNER = textwrap.dedent(
+    """
+    import os, sys, time
+    from agentcore_nb.project import Project
+    p = Project()
+    p.event_log.flush()
+    child = os.fork()  # e.g. multiprocessing with the fork start method, in a notebook
+    if child == 0:
+        time.sleep(120)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_forked_child_of_the_owner_does_not_keep_the_state(agentcore_home: Path, subprocess_env) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", FORKING_OWNER], env=subprocess_env, stdout=subprocess.PIPE, text=True
+    )
+    child = int(owner.stdout.readline())
+    try:
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        with Project(agentcore_home) as p:  # the child still runs, yet this process takes over
+            assert type(p.database).__name__ == "Database"
+            p.event_log.append(NodeStarted(run_id="after"))
+            p.event_log.flush()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
