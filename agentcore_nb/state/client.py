@@ -52,9 +52,18 @@ def elect(path: Path, open_local: Any, deadline: float) -> tuple[Database | None
                 lock.release()
                 raise
         try:
-            return None, election.connect(path, timeout=5)
+            sock = election.connect(path, timeout=5)
         except OSError:
-            pass  # the owner is starting, or just died: try again
+            sock = None  # the owner is starting, or just died: try again
+        if sock is not None:
+            try:  # a socket that accepts is not yet an owner that answers (a stopped process)
+                sock.settimeout(5)
+                wire.send(sock, ("ping", (), {}))
+                wire.recv(sock)
+                sock.settimeout(None)
+                return None, sock
+            except (OSError, EOFError, wire.ConnectionLost):
+                sock.close()
         if time.monotonic() > deadline:
             raise StateUnavailableError(
                 f"the state of {path.parent} is held by another process that does not answer",

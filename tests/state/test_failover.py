@@ -211,3 +211,27 @@ def test_a_forked_child_of_the_owner_does_not_keep_the_state(agentcore_home: Pat
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
+
+
+def test_an_owner_that_does_not_answer_is_one_clear_line(agentcore_home: Path, subprocess_env) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", FORKING_OWNER], env=subprocess_env, stdout=subprocess.PIPE, text=True
+    )
+    child = int(owner.stdout.readline())
+    os.kill(child, signal.SIGKILL)
+    try:
+        os.kill(owner.pid, signal.SIGSTOP)  # holds the lock, accepts nothing
+        env = {**subprocess_env, "AGENTCORE_STATE_TIMEOUT": "3"}
+        out = subprocess.run(
+            [sys.executable, "-m", "agentcore_nb.cli", "runs"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 1
+        assert "does not answer" in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    finally:
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
