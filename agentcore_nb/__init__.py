@@ -29,6 +29,7 @@ _LAZY = {
     "complete_text": "agentcore_nb.models",
     "Identity": "agentcore_nb.identity",
     "NotPermittedError": "agentcore_nb.errors",
+    "StateOwnerLostError": "agentcore_nb.state",
 }
 
 
@@ -83,6 +84,7 @@ __all__ = [
     "RunHook",
     "RunResult",
     "Runtime",
+    "StateOwnerLostError",
     "ToolError",
     "ToolSpec",
     "__version__",

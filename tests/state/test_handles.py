@@ -90,3 +90,17 @@ def test_a_graph_run_from_a_client_process_lands_in_the_owners_log(
         assert run.status == "succeeded"
         seqs = [e.seq for e in rt.log.events()]
         assert seqs == list(range(len(seqs)))
+
+
+def test_a_project_path_longer_than_a_socket_address_works(tmp_path: Path, subprocess_env) -> None:
+    home = tmp_path / ("deep-" * 12) / ("project-" * 6)  # sun_path holds 107 bytes
+    assert len(str(home / "agentcore.sock")) > 108
+    with Project(home) as p:
+        p.services["memory"].add("far away", namespace="deep")
+        env = {**subprocess_env, "AGENTCORE_HOME": str(home)}
+        out = subprocess.run(
+            [sys.executable, "-m", "agentcore_nb.cli", "memory", "search", "far away", "--json"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout.splitlines()[0])["text"] == "far away"
