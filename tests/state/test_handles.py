@@ -104,3 +104,21 @@ def test_a_project_path_longer_than_a_socket_address_works(tmp_path: Path, subpr
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout.splitlines()[0])["text"] == "far away"
+
+
+def test_a_resent_batch_is_not_committed_twice(agentcore_home: Path) -> None:
+    from agentcore_nb.state import election, wire
+
+    with Project(agentcore_home) as p:
+        p.event_log.flush()  # opens the file (and the socket)
+        batch = [NodeStarted(run_id="resent", node_id=str(i)) for i in range(5)]
+        sock = election.connect(p.database_path, timeout=5)
+        try:
+            wire.send(sock, ("log.append", (batch[:3], False), {}))  # the dead owner got this far
+            assert wire.recv(sock) == (True, [0, 1, 2])
+            wire.send(sock, ("log.append", (batch, True), {}))  # the client sends it all again
+            ok, seqs = wire.recv(sock)
+        finally:
+            sock.close()
+        assert ok and seqs == [-1, -1, -1, 3, 4]  # the first three were already there
+        assert [e.node_id for e in p.event_log.events("resent")] == ["0", "1", "2", "3", "4"]
