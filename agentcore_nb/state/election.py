@@ -128,6 +128,15 @@ def connect(db_path: Path, timeout: float | None = None) -> socket.socket:
     finally:
         if dfd is not None:
             os.close(dfd)
+    uid = peer_uid(sock)
+    if uid != os.getuid():  # a socket planted by another user (a world-writable directory)
+        sock.close()
+        from ..errors import EventLogError
+
+        raise EventLogError(
+            f"the state socket of {db_path.parent} is served by another user (uid {uid}); not connecting",
+            hint="use a project directory only you can write to",
+        )
     return sock
 
 

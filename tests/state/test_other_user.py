@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from agentcore_nb.errors import EventLogError
 from agentcore_nb.project import Project
 from agentcore_nb.state import election
 
@@ -37,7 +38,9 @@ ATTACK = textwrap.dedent(
     db = Path(sys.argv[1])
     out = {"uid": os.getuid()}
     try:
-        s = election.connect(db, timeout=5)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # an attacker's own client
+        s.settimeout(10)
+        s.connect(str(election.socket_path(db)))
         out["connect"] = "connected"
         try:
             wire.send(s, ("sql.execute", ("SELECT count(*) FROM events", None), {}))
@@ -106,3 +109,46 @@ def test_another_user_cannot_connect_or_take_over(open_home: Path) -> None:
         assert seen["connect"] == "connected", seen
         assert seen["reply"] in ("ConnectionLost", "ConnectionResetError", "BrokenPipeError"), seen
         p.event_log.flush()  # and the owner is unharmed
+
+
+IMPOSTOR = textwrap.dedent(
+    """
+    import fcntl, os, socket, sys, time
+    home = sys.argv[1]
+    fd = os.open(os.path.join(home, "agentcore.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # looks like an owner
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(os.path.join(home, "agentcore.sock"))
+    os.chmod(os.path.join(home, "agentcore.sock"), 0o777)
+    s.listen(8)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        c.sendall(b"would answer with a pickle")
+    """
+)
+
+
+def test_a_socket_planted_by_another_user_is_refused(open_home: Path) -> None:
+    open_home.chmod(0o1777)  # a shared, world-writable directory: anyone may create files in it
+    site = sysconfig.get_paths()["purelib"]
+    env = ["env", "-i", f"PYTHONPATH={REPO}:{site}", "HOME=/tmp", "PATH=/usr/bin:/bin"]
+    cmd = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        *env,
+        SYSTEM_PYTHON,
+        "-c",
+        IMPOSTOR,
+        str(open_home),
+    ]
+    impostor = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert impostor.stdout.readline().strip() == "ready"
+        with pytest.raises(EventLogError, match=r"served by another user \(uid 65534\)"):
+            Project(open_home).database
+    finally:
+        impostor.kill()
+        impostor.wait()
