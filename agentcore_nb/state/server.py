@@ -168,24 +168,23 @@ class StateServer:
         return rows, None if description is None else [(d[0], str(d[1]), *d[2:]) for d in description]
 
     def _event_log(self) -> Any:
-        from ..eventlog.duckdb import DuckDBEventLog
+        """This process's writer for the file (never through ``Database.open``: the registry entry
+        may be a handle on this very server, after a takeover or once the owner closed its own)."""
+        from .eventlog import core_for
 
         with self._objs:
             if self._log is None:
-                self._log = DuckDBEventLog(database=self._open_db())
+                self._log = core_for(self.db)
             return self._log
 
-    def _open_db(self) -> Database:
-        from ..db import Database
-
-        return Database.open(self.path)
-
     def _log_op(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        from .eventlog import not_committed
+
         log = self._event_log()
         if what == "append":
             events, resent = args
             # A resent batch: the previous owner may have committed part of it before it died.
-            fresh = {id(e) for e in (self._not_committed(log, events) if resent else events)}
+            fresh = {id(e) for e in (not_committed(self.db, log, events) if resent else events)}
             for e in events:
                 if id(e) in fresh:
                     log.append(e)
@@ -202,25 +201,18 @@ class StateServer:
             return None
         raise ValueError(f"unknown event log request {what!r}")
 
-    def _not_committed(self, log: Any, events: list) -> list:
-        if not events:
-            return events
-        log.flush()
-        rows = self.db.execute(
-            "SELECT type, ts, run_id, node_id FROM events WHERE ts BETWEEN ? AND ?",
-            [min(e.ts for e in events), max(e.ts for e in events)],
-        )
-        seen = set(rows)
-        return [e for e in events if (e.type, e.ts, e.run_id, e.node_id) not in seen]
-
     def _memory_store(self, embedder: str | None = None, reembed: bool = False) -> Any:
         from ..memory.store import Memory
         from ..project import Project
+        from .eventlog import _incref, core_for
 
         with self._objs:
             if self._memory is None:
-                self._project = Project(self.path.parent)
-                self._memory = Memory.shared(self._project, embedder=embedder, reembed=reembed)
+                project = Project(self.path.parent)
+                project._database = _incref(self.db)  # this file, not a registry lookup (see _event_log)
+                project._event_log = core_for(self.db)
+                self._project = project
+                self._memory = Memory.shared(project, embedder=embedder, reembed=reembed)
             return self._memory
 
     def _memory_info(self, embedder: str | None, reembed: bool) -> dict[str, Any]:

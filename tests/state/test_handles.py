@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from agentcore_nb import DuckDBEventLog, Runtime
@@ -122,3 +123,53 @@ def test_a_resent_batch_is_not_committed_twice(agentcore_home: Path) -> None:
             sock.close()
         assert ok and seqs == [-1, -1, -1, 3, 4]  # the first three were already there
         assert [e.node_id for e in p.event_log.events("resent")] == ["0", "1", "2", "3", "4"]
+
+
+LATE_CLIENT = textwrap.dedent(
+    """
+    import json, sys
+    from agentcore_nb.events import NodeStarted
+    from agentcore_nb.project import Project
+    p = Project()
+    print(type(p.database).__name__, flush=True)  # connected, nothing asked yet
+    sys.stdin.readline()
+    m = p.services["memory"]
+    m.add("after the owner closed", namespace="late")
+    p.event_log.append(NodeStarted(run_id="late"))
+    p.event_log.flush()
+    print(json.dumps([len(m.search("after the owner closed", k=3)), [r.run_id for r in p.event_log.runs()]]), flush=True)
+    p.close()
+    """
+)
+
+
+def test_the_owner_closing_its_handles_leaves_the_state_to_its_clients(
+    agentcore_home: Path, subprocess_env
+) -> None:
+    from agentcore_nb.state import election
+
+    p = Project(agentcore_home)
+    p.event_log.append(NodeStarted(run_id="owner"))
+    p.event_log.flush()
+    client = subprocess.Popen(
+        [sys.executable, "-c", LATE_CLIENT],
+        env=subprocess_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout.readline().strip() == "RemoteDatabase"
+        p.close()  # the owner's own handles are gone; its process still serves the connected client
+        out, _ = client.communicate("go\n", timeout=120)
+        found, runs = json.loads(out.splitlines()[-1])
+        assert found == 1 and runs == ["owner", "late"]
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    sock = election.socket_path(agentcore_home / "agentcore.duckdb")
+    deadline = time.monotonic() + 30  # the last client left: the file closes, the socket goes
+    while sock.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
