@@ -103,6 +103,7 @@ class Gateway:
         self._live: dict[str, Callable[..., Any]] = {}
         self._imported: dict[str, Callable[..., Any]] = {}
         self._specs: dict[str, ToolSpec] | None = None
+        self._stamp: tuple[int, int] | None = None
         self._versions: dict[str, ToolSpec] = {}
         self._validators: dict[tuple[str, int, str], Any] = {}
         self._builtins: dict[str, tuple[ToolSpec, Callable[..., Any]]] | None = None
@@ -116,8 +117,12 @@ class Gateway:
 
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
+        stamp = self.registry.stamp()  # another process of the project may have registered tools
         with self._lock:
-            if self._specs is None:
+            if self._specs is None or stamp != self._stamp:
+                if self._specs is not None:
+                    self._invalidate()
+                self._stamp = stamp
                 self._specs = self.registry.current()
             return self._specs
 
