@@ -21,8 +21,8 @@ log = logging.getLogger("agentcore_nb.memory")
 
 
 class Checkpointer:
-    MIN_RECORDS = 1_000
-    FRACTION = 0.02
+    MIN_RECORDS = 500
+    FRACTION = 0.01
     EVERY_SECONDS = 30.0
     GAP_FACTOR = 4.0
 

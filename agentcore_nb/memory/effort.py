@@ -118,6 +118,7 @@ class SearchEffort:
         self._lock = lock
         self.stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last: tuple[Any, int] = (None, 0)
         self.target = float(meta.get("recall_target", RECALL_DEFAULT))
         self.calibration = (
             Calibration.from_dict(json.loads(meta["calibration"])) if "calibration" in meta else None
@@ -131,7 +132,10 @@ class SearchEffort:
             )
 
     def ef(self, k: int, recall: float | None, live: int) -> int:
-        return choose(live, self.target if recall is None else recall, k, self.calibration)[0]
+        key = (k, self.target if recall is None else recall, live, id(self.calibration))
+        if self._last[0] != key:  # the same answer for every search until the store changes
+            self._last = (key, choose(live, key[1], k, self.calibration)[0])
+        return self._last[1]
 
     def describe(self, k: int, recall: float | None) -> dict[str, Any]:
         target = self.target if recall is None else check_recall(recall)

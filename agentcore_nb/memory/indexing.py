@@ -9,13 +9,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .index import VectorIndex
 from .provenance import mistrust
-from .schema import progress
+from .schema import PROGRESS_MIN, progress
 from .vectors import vectors_of_labels
 
 log = logging.getLogger("agentcore_nb.memory")
-_STEP = 20_000
+_STEP = 25_000
 
 
 @dataclass
@@ -39,6 +41,17 @@ def fill(index: VectorIndex, db: Any, dim: int, start: int, total: int) -> None:
             labels, vectors = vectors_of_labels(db, dim, lo, lo + _STEP)
             index.add(vectors, labels)
             bar.update(len(labels))
+
+
+def index_all(index: VectorIndex, vectors: np.ndarray, labels: np.ndarray) -> None:
+    """Add a batch to the index, with a progress bar (in steps) when it is long."""
+    if len(labels) < PROGRESS_MIN:
+        index.add(vectors, labels)
+        return
+    with progress(len(labels), "memory: indexing") as bar:
+        for lo in range(0, len(labels), _STEP):
+            index.add(vectors[lo : lo + _STEP], labels[lo : lo + _STEP])
+            bar.update(len(labels[lo : lo + _STEP]))
 
 
 def open_index(db: Any, dim: int, path: Path, *, store_id: str, embedder: str,

@@ -29,7 +29,7 @@ from .checkpoint import Checkpointer
 from .effort import SearchEffort, check_ef, check_recall
 from .embedders import Embedder, get_embedder
 from .index import VectorIndex, publish
-from .indexing import IndexOpening, open_index
+from .indexing import IndexOpening, index_all, open_index
 from .provenance import extend, new_store_id
 from .query import where_clause
 from .records import MemoryHit, MemoryRecord, MemoryStoreError, check_metadata, check_namespace, check_text
@@ -362,7 +362,7 @@ class Memory:
             # The index build (hnswlib releases the GIL) overlaps the commits of block and events.
             first = int(self._meta().get("next_label", 0))
             labels = np.arange(first, first + len(events), dtype=np.int64)
-            builder = threading.Thread(target=self.index.add, args=(vectors, labels), daemon=True)
+            builder = threading.Thread(target=index_all, args=(self.index, vectors, labels), daemon=True)
             builder.start()
             try:
                 block = write_block(self._db, self.dim, vectors)
