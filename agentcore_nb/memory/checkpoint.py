@@ -104,6 +104,17 @@ class Checkpointer:
                 self._cond.wait(left)
             return True
 
+    def wait_saves(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` checkpoints were written; False when the timeout passed first."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self.saves < count:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
     def close(self) -> None:
         with self._cond:
             self._stop = True

@@ -216,7 +216,7 @@ class Memory:
                     self._forget_label(e.record_id)
             if self._checkpointer is not None:
                 self._checkpointer.changed(len(events))
-            if adds:
+            if adds and not indexed:  # add_many asks after its index build joined
                 self._effort.maybe_calibrate()
         if self._cache is not None:
             for e, label in zip(adds, labels, strict=True):
@@ -377,6 +377,7 @@ class Memory:
                 self._reopen_index(trust_file=False)  # drop what the failed write indexed
                 raise
             builder.join()
+            self._effort.maybe_calibrate()
         return [
             MemoryRecord(
                 e.record_id,
