@@ -61,7 +61,7 @@ def calibrate(index: VectorIndex, lock: threading.RLock, stop: threading.Event,
         hits = sum(len(truth[i] & {int(x) for x in found[i] if x != sample[i]}) for i in range(len(sample)))
         lower = wilson_lower(hits, trials)
         result.curve.append((ef, round(hits / trials, 4), round(lower, 4)))
-        if lower >= 0.999:
+        if lower >= 0.999 or ef >= len(live) // 4:  # beyond this, search is close to exhaustive
             break
     result.at = time.time()
     result.seconds = round(time.perf_counter() - t0, 3)

@@ -101,18 +101,18 @@ CHECKPOINTED_WRITER = textwrap.dedent(
     import numpy as np
     from agentcore_nb.memory import Memory
     from agentcore_nb.memory.checkpoint import Checkpointer
-    Checkpointer.MIN_RECORDS = 1000   # a checkpoint per 1,000 changed records
+    Checkpointer.MIN_RECORDS = 300   # a checkpoint per 300 changed records (at this size)
     Checkpointer.EVERY_SECONDS = 3600  # and none by time during this test
     rng = np.random.default_rng(5)
     m = Memory.open()
     ids = []
     for batch in range(4):
-        v = rng.normal(size=(500, 384)).astype(np.float32)
-        ids += [r.id for r in m.add_many([f"note {batch}-{i}" for i in range(500)], vectors=v)]
+        v = rng.normal(size=(150, 384)).astype(np.float32)
+        ids += [r.id for r in m.add_many([f"note {batch}-{i}" for i in range(150)], vectors=v)]
     m.flush()  # the due background checkpoint(s) written
     status = m.index_status()
-    v = rng.normal(size=(100, 384)).astype(np.float32)
-    ids += [r.id for r in m.add_many([f"late note {i}" for i in range(100)], vectors=v)]
+    v = rng.normal(size=(50, 384)).astype(np.float32)
+    ids += [r.id for r in m.add_many([f"late note {i}" for i in range(50)], vectors=v)]
     print(json.dumps({"ids": ids, "checkpoints": status["checkpoints"], "unsaved": status["unsaved"]}), flush=True)
     time.sleep(600)
     """
@@ -136,13 +136,13 @@ def test_sigkill_after_checkpoints_reopens_with_a_top_up(agentcore_home, subproc
     with caplog.at_level("INFO", logger="agentcore_nb.memory"):
         m = Memory.open(agentcore_home)
     try:
-        expected = report["unsaved"] + 100  # what no checkpoint held when the process was killed
+        expected = report["unsaved"] + 50  # what no checkpoint held when the process was killed
         assert (m.index_opening.action, m.index_opening.applied) == ("topped-up", expected)
         assert f"topped up {expected} records" in caplog.text
-        assert m.index_opening.records == 2100
+        assert m.index_opening.records == 650
         rng = np.random.default_rng(5)
-        vecs = np.concatenate([rng.normal(size=(500, 384)) for _ in range(4)] + [rng.normal(size=(100, 384))])
-        for record_id, v in list(zip(report["ids"], vecs, strict=True))[::7]:
+        vecs = np.concatenate([rng.normal(size=(150, 384)) for _ in range(4)] + [rng.normal(size=(50, 384))])
+        for record_id, v in list(zip(report["ids"], vecs, strict=True))[::3]:
             assert m.search(v.astype(np.float32), k=1)[0].record.id == record_id
     finally:
         m.close()
