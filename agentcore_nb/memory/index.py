@@ -41,10 +41,13 @@ class VectorIndex:
     def count(self) -> int:
         return int(self.index.get_current_count())
 
-    def add(self, vectors: np.ndarray, labels: np.ndarray, *, threads: int = -1) -> None:
-        need = self.count + len(labels)
+    def reserve(self, need: int) -> None:
+        """Room for ``need`` labels (growing at least 2x, so repeated small adds stay cheap)."""
         if need > self.index.get_max_elements():
             self.index.resize_index(max(need, 2 * self.index.get_max_elements()))
+
+    def add(self, vectors: np.ndarray, labels: np.ndarray, *, threads: int = -1) -> None:
+        self.reserve(self.count + len(labels))
         self.index.add_items(vectors, labels, num_threads=threads)
 
     def delete(self, label: int) -> None:

@@ -48,6 +48,7 @@ def index_all(index: VectorIndex, vectors: np.ndarray, labels: np.ndarray) -> No
     if len(labels) < PROGRESS_MIN:
         index.add(vectors, labels)
         return
+    index.reserve(index.count + len(labels))  # one resize, not one per step
     with progress(len(labels), "memory: indexing") as bar:
         for lo in range(0, len(labels), _STEP):
             index.add(vectors[lo : lo + _STEP], labels[lo : lo + _STEP])
