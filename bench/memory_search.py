@@ -12,7 +12,7 @@ resident memory is its own) and measures in one run:
   reopen   opening the store from disk after a clean close (must not rebuild a healthy index), and
            (sizes up to 100,000) after a writer that added 2,000 more records was SIGKILLed
            (must be a top-up from the last background checkpoint, not a rebuild)
-  disk, peak resident memory of the process
+  disk, peak resident memory of the process; CPU time of ingest and raw build beside wall time
 
 Usage: .venv/bin/python bench/memory_search.py [--quick] [--n N] [--scale]
 The last line printed is one JSON object with the figures.
@@ -103,12 +103,16 @@ def ms(times: list[float], q: float) -> float:
     return float(np.quantile(np.asarray(times), q) * 1000)
 
 
+CPU: dict[str, list[float]] = {"raw": [], "ours": []}
+
+
 def raw_build(data: np.ndarray) -> tuple[hnswlib.Index, float]:
     """The peer: one hnswlib index over the same vectors with the store's parameters and threads."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     raw = hnswlib.Index(space="cosine", dim=DIM)
     raw.init_index(max_elements=len(data), ef_construction=EF_CONSTRUCTION, M=M)
     raw.add_items(data, np.arange(len(data)), num_threads=-1)
+    CPU["raw"].append(time.process_time() - c0)
     return raw, time.perf_counter() - t0
 
 
@@ -157,12 +161,13 @@ def one_size(n: int, *, nq: int, aba: bool) -> dict[str, object]:
     os.environ["AGENTCORE_HOME"] = str(home)
     mem = Memory.open(home)
     label_of: dict[str, int] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for lo in range(0, n, BATCH):
         records = mem.add_many([f"synthetic record {i}" for i in range(lo, min(n, lo + BATCH))],
                                namespace="bench", vectors=data[lo : lo + BATCH])  # fmt: skip
         label_of.update((r.id, lo + i) for i, r in enumerate(records))
     ours_ingest = time.perf_counter() - t0
+    CPU["ours"].append(time.process_time() - c0)
     print(f"[{n}] our add_many: {ours_ingest:.2f}s", flush=True)
     peak_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_after_ingest = rss_mb()
@@ -230,6 +235,11 @@ def one_size(n: int, *, nq: int, aba: bool) -> dict[str, object]:
         "raw_build_s": round(raw_build_s, 2),
         "raw_build_before_after_s": [round(raw_before, 2)] + ([round(raw_after, 2)] if raw_after else []),
         "ingest_vs_raw": round(ours_ingest / raw_build_s, 3),
+        # CPU time of all the process's threads: the work itself, which other jobs on a shared machine
+        # do not change (wall time there swung 105-180 s for the same raw build)
+        "ingest_cpu_s": round(CPU["ours"][0], 1),
+        "raw_build_cpu_s": round(statistics.mean(CPU["raw"]), 1),
+        "ingest_cpu_vs_raw": round(CPU["ours"][0] / statistics.mean(CPU["raw"]), 3),
         "background_after_ingest_s": round(background, 2),
         "reopen_s": round(reopen, 3),
         "reopen_rebuilt_index": rebuilt,
