@@ -33,8 +33,10 @@ def mistrust(side: dict[str, Any], *, db: Any, store_id: str, embedder: str) -> 
     """Why a loaded index (its sidecar) must not be trusted here; "" when it reflects our history."""
     if side.get("embedder") != embedder:
         return f"the index was built with embedder {side.get('embedder')!r}, not {embedder!r}"
+    if not side.get("store_id"):
+        return "the index was saved by an older version, without the store's id"
     if side.get("store_id") != store_id:
-        theirs = side.get("store_id") or "none (an older format)"
+        theirs = side["store_id"]
         return f"the index belongs to another store (its store id is {theirs}, this store's is {store_id})"
     seq, chain = side.get("seq"), side.get("hash")
     if not isinstance(seq, int):
