@@ -25,6 +25,7 @@ from ..events import NodeFailed, NodeRerouted, NodeRetried, NodeSkipped, NodeSta
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
 from .plan import Plan
+from .stream import drain_output
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -108,6 +109,9 @@ class Execution:
         sync = self.rt.durability == "sync"
         try:
             while self.open > 0:
+                if self.run.cancel.is_set():
+                    self._cancel()
+                    return
                 while self.ready:
                     if sync:  # what made this node ready is committed before it starts
                         self.run.log.flush()
@@ -238,7 +242,7 @@ class Execution:
         t0 = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
         try:
-            value = body.call(ctx, inputs)
+            value = drain_output(ctx, body.call(ctx, inputs))
             return key, token, True, value, None, time.perf_counter() - t0
         except Exception as exc:
             return key, token, False, None, exc, time.perf_counter() - t0
