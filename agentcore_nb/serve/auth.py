@@ -21,6 +21,7 @@ from .config import LOOPBACK, AuthConfig
 
 #: Paths a load balancer or container health check calls without a token (they reveal nothing).
 OPEN_PATHS = ("/ping",)
+UNKNOWN_KEY = "unknown signing key"
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
 
 
@@ -59,7 +60,7 @@ class ExternalIssuer:
         except jwt.PyJWKClientConnectionError:
             raise Refused(401, "invalid_token", "the issuer's keys (JWKS) cannot be fetched") from None
         except (jwt.PyJWKClientError, jwt.InvalidTokenError):
-            raise Refused(401, "invalid_token", "unknown signing key") from None
+            raise Refused(401, "invalid_token", UNKNOWN_KEY) from None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -94,8 +95,12 @@ def verifier(auth: AuthConfig, project: Any, scope: str) -> Callable[[str], Any]
         try:
             identity.verify(token)
         except InvalidTokenError as exc:
-            if external is not None and exc.reason == "unknown key id":
-                return external.verify(token)
+            if external is not None:  # not one of ours: the issuer's, or neither
+                try:
+                    return external.verify(token)
+                except Refused as refused:
+                    if refused.reason != UNKNOWN_KEY:
+                        raise
             raise Refused(401, "invalid_token", exc.reason) from None
         except AgentcoreError as exc:
             raise Refused(401, "invalid_token", str(exc).splitlines()[0]) from None
