@@ -99,6 +99,8 @@ class Runtime:
         self.rng = random.Random(seed)
         self._pool = WorkerPool(max_workers)
         self._loop = LoopThread()
+        #: Where eligible node bodies run instead of this process (``ray_backend.RayBackend``).
+        self.remote: Any = None
 
     @classmethod
     def durable(cls, home: str | Path | None = None, **kwargs: Any) -> Runtime:

@@ -12,7 +12,7 @@ SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
 REQUEST_HEADER = "x-amzn-bedrock-agentcore-runtime-request-id"
 CUSTOM_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-BACKENDS = ("local",)
+BACKENDS = ("local", "ray")
 
 
 @dataclass(slots=True)

@@ -56,6 +56,10 @@ def make_service(config: ServeConfig, project: Any = None) -> Any:
 
     bundle = load_bundle(config.bundle)
     loaded = LoadedBundle(bundle, project)
+    if config.backend == "ray":
+        from ..runtime.ray_backend import use_ray
+
+        use_ray(loaded.project.runtime(), config.ray_address)
     return Service(config, loaded)
 
 
@@ -91,4 +95,7 @@ def serve(config: ServeConfig, *, ready: Any = None) -> None:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        remote = getattr(project._runtime, "remote", None)
+        if remote is not None:
+            remote.shutdown()
         project.close()
