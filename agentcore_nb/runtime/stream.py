@@ -11,9 +11,10 @@ counted in :data:`background_tasks` (``GET /ping`` says ``HealthyBusy`` while an
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,10 +45,33 @@ def _drain(ctx: NodeContext, gen: Generator[Any, Any, Any]) -> list[Any]:
     return items
 
 
+def _drain_async(ctx: NodeContext, agen: AsyncGenerator[Any, Any]) -> list[Any]:
+    """An async generator, run to its end on a loop of this (worker) thread."""
+
+    sink: Callable[[NodeContext, Any], None] | None = ctx.run.state.get(STREAM_KEY)
+
+    async def pump() -> list[Any]:
+        items: list[Any] = []
+        try:
+            async for item in agen:
+                if ctx.run.cancel.is_set():
+                    raise RunCancelled("run was cancelled (the client went away)")
+                items.append(item)
+                if sink is not None:
+                    sink(ctx, item)
+        finally:
+            await agen.aclose()
+        return items
+
+    return asyncio.run(pump())
+
+
 def drain_output(ctx: NodeContext, value: Any) -> Any:
     """A generator output (or a cell's ``$value`` that is one) consumed and streamed as it runs."""
     if isinstance(value, Generator):
         return _drain(ctx, value)
+    if isinstance(value, AsyncGenerator):
+        return _drain_async(ctx, value)
     if isinstance(value, dict) and isinstance(value.get(VALUE_KEY), Generator):
         out = type(value)(value)  # keeps a cell's names type (it marks unsaveable names)
         out[VALUE_KEY] = _drain(ctx, value[VALUE_KEY])

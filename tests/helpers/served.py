@@ -27,6 +27,11 @@ def _stream(n, delay=0.0, fail_after=None):
         yield {"chunk": i}
 
 
+async def _astream(n):
+    for i in range(n):
+        yield {"achunk": i}
+
+
 def _wait_for(path):
     deadline = time.monotonic() + 60
     while not os.path.exists(path) and time.monotonic() < deadline:
@@ -41,6 +46,8 @@ def main(payload, ctx):
         raise ValueError("the graph failed on purpose")
     if op == "stream":
         return _stream(payload.get("n", 3), payload.get("delay", 0.0), payload.get("fail_after"))
+    if op == "astream":
+        return _astream(payload.get("n", 2))
     if op == "ctx":
         return {"request": ctx.request, "session_id": ctx.session_id, "run_id": ctx.run_id}
     if op == "remember":

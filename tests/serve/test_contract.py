@@ -94,6 +94,12 @@ def test_a_yielding_output_node_streams_server_sent_events(client: httpx.Client)
     assert events(r.text) == [{"chunk": i} for i in range(4)]
 
 
+def test_an_async_generator_streams_too(client: httpx.Client) -> None:
+    r = client.post("/invocations", json={"op": "astream", "n": 3})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert events(r.text) == [{"achunk": i} for i in range(3)]
+
+
 def test_an_error_mid_stream_keeps_200_and_ends_with_an_error_event(client: httpx.Client) -> None:
     r = client.post("/invocations", json={"op": "stream", "n": 5, "fail_after": 2})
     assert r.status_code == 200
