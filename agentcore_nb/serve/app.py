@@ -52,7 +52,6 @@ class Service:
             idle=config.session_idle, max_lifetime=config.session_max_lifetime, on_expire=self._ended
         )
         self.limiter = anyio.CapacityLimiter(config.workers)
-        self.inflight = 0
 
     # ------------------------------------------------------------------ sessions
     def _ended(self, session_id: str) -> None:
@@ -155,9 +154,7 @@ class Service:
                 message = ("error", exc)
             loop.call_soon_threadsafe(queue.put_nowait, message)
 
-        self.inflight += 1
         task = asyncio.ensure_future(anyio.to_thread.run_sync(work, limiter=self.limiter))
-        task.add_done_callback(lambda _: setattr(self, "inflight", self.inflight - 1))
         headers = {"X-Agentcore-Run-Id": run_id}
         kind, got = await queue.get()
         if kind == "item":
