@@ -28,6 +28,7 @@ SERVICE_PROVIDERS: dict[str, str] = {
     "interpreter": "agentcore_nb.interpreter",
     "identity": "agentcore_nb.identity",
     "models": "agentcore_nb.models",
+    "mesh": "agentcore_nb.mesh",
 }
 
 

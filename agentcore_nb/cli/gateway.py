@@ -112,6 +112,8 @@ def register(
             typer.echo(reg.summary())
             if reg.spec.target.get("type") == "none":
                 typer.echo(f"  {reg.spec.name} has no target yet: calls will say how to bind one")
+        for label, why in getattr(regs, "refused", []):
+            typer.echo(f"refused {label}: {why}")
 
 
 @gateway_app.command("list")

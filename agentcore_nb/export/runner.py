@@ -89,7 +89,8 @@ def run_input(bundle: Bundle, given: Any) -> dict[str, Any]:
 
 
 def install_definitions(bundle: Bundle, module: ModuleType, project: Any) -> None:
-    """Register the bundle's tools in the project's gateway and choose its model."""
+    """Register the bundle's tools in the project's gateway, define its agents (as the notebook's
+    ``%%agent`` cells did, so code that looks an agent up by name finds it) and choose its model."""
     defs = bundle.definitions
     tools = defs.get("tools") or []
     if tools:
@@ -97,6 +98,13 @@ def install_definitions(bundle: Bundle, module: ModuleType, project: Any) -> Non
         for tool in tools:
             fn = _resolve(str(tool.get("function", "")), module, f"tool {tool.get('name')!r}")
             gateway.register_function(fn, name=tool["name"], timeout=tool.get("timeout"))
+    agents = defs.get("agents") or {}
+    if agents:
+        from ..agent import Agent
+
+        registry = project.services["agents"]
+        for config in agents.values():
+            registry.define(Agent.from_config(config))
     model = defs.get("model")
     if isinstance(model, dict) and model.get("model"):
         project.services["models"].use(model["model"], base_url=model.get("base_url"))

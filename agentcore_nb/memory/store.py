@@ -43,6 +43,14 @@ _stores_lock = threading.Lock()
 class Memory:
     """Long-term memory of one project (plus short-term session caches)."""
 
+    def __new__(cls, project: Project, *args: Any, **kwargs: Any) -> Memory:
+        """In a process that does not own the project's state: the owner's store (agentcore_nb/state/)."""
+        if cls is Memory and getattr(project.database, "link", None) is not None:
+            from ..state.memory import ClientMemory
+
+            return object.__new__(ClientMemory)
+        return object.__new__(cls)
+
     def __init__(self, project: Project, *, embedder: str | Embedder | None = None, reembed: bool = False,
                  owns_project: bool = False) -> None:  # fmt: skip
         self.project = project

@@ -111,6 +111,18 @@ def memory_config(args: Any) -> dict[str, Any]:
     return {"op": sub}
 
 
+def mesh_config(args: Any, payload: Any) -> dict[str, Any]:
+    """``%mesh send|request``: a ``mesh`` node (publish, or request and wait for the reply)."""
+    cfg: dict[str, Any] = {"topic": args.topic, "mode": "publish" if args.subcommand == "send" else "request"}
+    if payload is not None:
+        cfg["payload"] = payload
+    if args.key:
+        cfg["key"] = args.key
+    if args.subcommand == "request":
+        cfg["timeout"] = args.timeout
+    return cfg
+
+
 def code_config(args: Any, source: str) -> dict[str, Any]:
     """``%%code``: a ``code`` node. Without ``--session`` the run's session is used."""
     cfg: dict[str, Any] = {"code": source, "language": args.lang}
@@ -167,7 +179,7 @@ def _transformer() -> Any:
 
 
 def _magics() -> dict[str, Any]:
-    from .magics import agent, code, memory, model, reason, tool  # noqa: F401  (register them)
+    from .magics import agent, code, memory, mesh, model, reason, tool  # noqa: F401  (register them)
     from .magics.framework import MAGICS
 
     return MAGICS
@@ -330,6 +342,25 @@ def _line_magic(name: str, line: str) -> CellNode:
         if args.subcommand in ("add", "search", "forget"):
             return CellNode("step", "memory", memory_config(args))
         return CellNode("view")
+    if name == "mesh":
+        args = _parse_args("mesh", line)
+        if args.subcommand in ("send", "request"):
+            try:
+                payload = json.loads(args.payload) if args.payload is not None else None
+            except json.JSONDecodeError as exc:
+                raise CellParseError(
+                    f"%mesh {args.subcommand}: the payload is not JSON: {exc.msg}", "fix the JSON"
+                ) from None
+            if args.subcommand == "request" and payload is not None and not isinstance(payload, dict):
+                raise CellParseError("%mesh request: an exported payload must be a JSON object", "use {...}")
+            defines = ("_mesh_reply",) if args.subcommand == "request" else ()
+            return CellNode("step", "mesh", mesh_config(args, payload), defines)
+        if args.subcommand in ("status", "dead"):
+            return CellNode("view")
+        raise CellParseError(
+            f"%mesh {args.subcommand} changes what this kernel serves",
+            "tag the cell skip-export; serve a bundle with `agentcore mesh worker BUNDLE --topic T`",
+        )
     if name == "agent":
         args = _parse_args("agent", line)
         if not args.name:
@@ -339,7 +370,15 @@ def _line_magic(name: str, line: str) -> CellNode:
             raise CellParseError(f"%agent {args.name} has no request", f'%agent {args.name} "..."')
         if args.replay:
             raise CellParseError("%agent --replay replays a recorded run", "drop --replay for export")
-        return CellNode("step", "agent", {"agent": args.name, "request": request}, ("_agent_result",))
+        # IPython fills {name} in a magic's line from the namespace; the bundle fills it from the
+        # node's inputs, so each field is an edge to the cell that defines the name.
+        return CellNode(
+            "step",
+            "agent",
+            {"agent": args.name, "request": request},
+            ("_agent_result",),
+            template_fields(request),
+        )
     if name == "subagent":
         parts = shlex.split(line)
         if len(parts) != 2:
