@@ -544,6 +544,11 @@ class Memory:
                 cache = self._sessions[session_id] = SessionCache(session_id)
             return cache
 
+    def end_session(self, session_id: str) -> None:
+        """Forget a session's short-term cache (the session expired)."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
     @property
     def strategies(self) -> Any:
         from .strategies import StrategyRunner
