@@ -81,7 +81,12 @@ def environment(target: dict[str, Any]) -> dict[str, str]:
     """What a stdio server gets on top of the SDK's defaults: its settings and granted secrets."""
     env = dict(target.get("env") or {})
     for name in target.get("env_secrets") or []:
-        env[name] = secret(name)
+        try:
+            env[name] = secret(name)
+        except ToolTargetError as exc:
+            raise ToolTargetError(
+                f"MCP server {server_label(target)}: {exc.message}", hint=exc.hint
+            ) from None
     return env
 
 
