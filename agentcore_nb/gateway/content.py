@@ -22,6 +22,9 @@ from .spec import ToolOutputError
 BINARY_TYPES = ("image", "audio")
 #: Image types the model providers accept inline (Anthropic's list; OpenAI takes the same ones).
 MODEL_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+#: Types the platform's mimetypes table may not know (it has ``audio/x-wav``, not ``audio/wav``).
+_EXTENSIONS = {"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "image/webp": ".webp",
+               "image/png": ".png", "image/jpeg": ".jpg"}  # fmt: skip
 
 
 class ToolResult(dict):  # type: ignore[type-arg]
@@ -124,7 +127,8 @@ def save_binaries(result: ToolResult, directory: Path, stem: str) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for n, (_, mime, data) in enumerate(binary_parts(result), 1):
-        ext = mimetypes.guess_extension(mime.split(";")[0]) or ".bin"
+        base = mime.split(";")[0].strip().lower()
+        ext = _EXTENSIONS.get(base) or mimetypes.guess_extension(base) or ".bin"
         path = directory / f"{stem}-{n}{ext}"
         i = 1
         while path.exists():
