@@ -51,8 +51,19 @@ def test_server_everything_receives_only_the_defaults_and_what_was_granted(every
     assert target["env_secrets"] == ["EV_TOKEN"] and GRANTED not in json.dumps(target)
 
 
-def test_secret_values_never_reach_the_database_file(everything, project, agentcore_home):
+def test_secret_values_never_reach_the_database_file_or_spans(everything, project, agentcore_home):
     assert everything.call("ev_echo", {"message": "hello"}) == "Echo: hello"
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    g = Graph("secret")
+    g.add_node(Node("echo", kind="tool", config={"tool": "ev_echo", "arguments": {"message": "hi"}}))
+    assert project.runtime(tracer_provider=provider).run(g, {}).outputs["echo"] == "Echo: hi"
+    spans = exporter.get_finished_spans()
+    assert any(s.name == "execute_tool ev_echo" for s in spans)
+    dumped = "".join(s.to_json() for s in spans)
+    assert "Starting default" in dumped  # the server's stderr event is there, the secret is not
+    assert GRANTED not in dumped and not any(v in dumped for v in SECRETS.values())
     project.close()
     raw = (agentcore_home / "agentcore.duckdb").read_bytes()
     assert b"ev_echo" in raw  # the search below reads the real file
