@@ -246,20 +246,20 @@ def _explain(exc: BaseException, label: str, stderr: str, phase: str) -> ToolErr
     if "Invalid structured content" in message:
         why = message.splitlines()[0].split(":", 1)[-1].strip()
         return ToolOutputError(
-            f"MCP server {label}: {phase.replace('failed on ', '')} returned content that fails its outputSchema: {why}"[
+            f"MCP server {label}: {phase.replace('during ', '')} returned content that fails its outputSchema: {why}"[
                 :300
             ]
         )
     if "did not return structured content" in message:
         return ToolOutputError(
-            f"MCP server {label}: {phase.replace('failed on ', '')} returned no structuredContent, but has an outputSchema"
+            f"MCP server {label}: {phase.replace('during ', '')} returned no structuredContent, but has an outputSchema"
         )
-    return ToolTargetError(f"MCP server {label} {phase}: {type(exc).__name__}: {message}{said}"[:300])
+    return ToolTargetError(f"MCP server {label} failed {phase}: {type(exc).__name__}: {message}{said}"[:300])
 
 
 @contextlib.asynccontextmanager
-async def connect(target: dict[str, Any], hooks: CallHooks | None = None, *,
-                  startup_timeout: float | None = None) -> AsyncIterator[Any]:  # fmt: skip
+async def connect(target: dict[str, Any], hooks: CallHooks | None = None, *, startup_timeout: float | None = None,
+                  box: dict[str, str] | None = None) -> AsyncIterator[Any]:  # fmt: skip
     """An initialised :class:`mcp.Client` for ``target``; its stderr recorded when it closes."""
     from mcp import Client
 
@@ -295,6 +295,8 @@ async def connect(target: dict[str, Any], hooks: CallHooks | None = None, *,
         finally:
             if not stderr:
                 stderr = _record_stderr(err, label, hooks)
+            if box is not None:
+                box["stderr"] = stderr
 
 
 async def _close(client: Any) -> None:
@@ -311,7 +313,7 @@ async def list_tools(target: dict[str, Any], *, startup_timeout: float | None = 
         except ToolError:
             raise
         except Exception as exc:
-            raise _explain(exc, label, "", "while listing its tools") from None
+            raise _explain(exc, label, "", "listing its tools") from None
 
 
 def _blocks(result: Any) -> list[dict[str, Any]]:
@@ -364,13 +366,14 @@ async def call_tool(target: dict[str, Any], arguments: dict[str, Any], hooks: Ca
             with contextlib.suppress(Exception):
                 hooks.progress(progress, total, message)
 
-    async with connect(target, hooks) as client:
-        try:
+    box: dict[str, str] = {}
+    try:
+        async with connect(target, hooks, box=box) as client:
             result = await client.call_tool(tool, arguments, progress_callback=on_progress)
-        except ToolError:
-            raise
-        except Exception as exc:
-            raise _explain(exc, label, "", f"failed on tool {tool}") from None
+    except ToolError:
+        raise
+    except Exception as exc:  # raised after the connection closed, so its stderr is known
+        raise _explain(exc, label, box.get("stderr", ""), f"during tool {tool}") from None
     return result_value(result, target)
 
 

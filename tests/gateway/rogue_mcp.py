@@ -31,6 +31,7 @@ TOOLS = [
      "inputSchema": {"type": "object", "properties": {"steps": {"type": "integer"}}}},
     {"name": "env", "description": "Its environment.", "inputSchema": {"type": "object"}},
     {"name": "noisy", "description": "Writes to stderr, then answers.", "inputSchema": {"type": "object"}},
+    {"name": "die", "description": "Exits in the middle of a call.", "inputSchema": {"type": "object"}},
 ]  # fmt: skip
 lock = threading.Lock()
 cancelled: set[object] = set()
@@ -93,6 +94,10 @@ def call(rid: object, params: dict) -> None:
         return threading.Thread(target=slow, args=(rid, params), daemon=True).start()
     if name == "env":
         return result(rid, {"content": [{"type": "text", "text": json.dumps(dict(os.environ))}]})
+    if name == "die":
+        sys.stderr.write("rogue: segfault in tool die\n")
+        sys.stderr.flush()
+        os._exit(7)
     if name == "noisy":
         sys.stderr.write("noisy: warming up\nnoisy: done\n")
         sys.stderr.flush()

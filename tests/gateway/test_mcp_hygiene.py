@@ -26,7 +26,7 @@ ROGUE_CMD = f"{sys.executable} {ROGUE}"
 def rogue(gateway, tmp_path):
     marker = tmp_path / "marker"
     regs = gateway.register_mcp(f"{ROGUE_CMD} serve", prefix="rogue", env={"ROGUE_MARKER": str(marker)})
-    assert len(regs) == 6
+    assert len(regs) == 7
     gateway.marker = marker
     return gateway
 
@@ -70,6 +70,24 @@ def test_a_registered_server_that_breaks_later_fails_its_calls_in_one_line(rogue
         rogue.call("sw_noisy", {})
     (tmp_path / "mode").write_text("serve")
     assert rogue.call("sw_noisy", {}) == "quiet answer"
+
+
+def test_a_server_that_dies_mid_call_is_one_line_with_its_last_words(rogue):
+    with pytest.raises(ToolTargetError) as err:
+        rogue.call("rogue_die", {})
+    assert str(err.value).startswith("MCP server rogue ")
+    assert str(err.value).endswith("(its stderr: rogue: segfault in tool die)")
+    assert rogue.call("rogue_noisy", {}) == "quiet answer"
+
+
+def test_cli_failure_is_one_error_line(rogue, subprocess_env):
+    rogue.project.close()
+    out = subprocess.run([sys.executable, "-m", "agentcore_nb.cli", "gateway", "call", "rogue_bad_image"],
+                         env=subprocess_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        "error: MCP server rogue: tool bad_image returned image content #0 that is not valid base64"
+    ]
 
 
 def test_invalid_base64_and_a_failed_output_schema_are_one_line(rogue):
