@@ -269,7 +269,7 @@ class Gateway:
             raise ToolTargetError(
                 f"MCP server {prefix}: cannot list its tools: {type(exc).__name__}: {exc}"[:300]
             ) from None
-        out = []
+        found = []
         for t in tools:
             target = {**probe, "tool": t.name}
             output = t.output_schema
@@ -277,8 +277,14 @@ class Gateway:
                 output, target["unwrap"] = output["properties"]["result"], True  # the SDK's wrapper
             definition = {"name": prefixed(prefix, t.name), "description": t.description or "",
                           "inputSchema": t.input_schema, "outputSchema": output}  # fmt: skip
-            out.append(self.register(definition, target=target))
-        return out
+            try:  # every tool checked before any is stored: all or nothing
+                check_schema(definition["inputSchema"], "inputSchema")
+                if output is not None:
+                    check_schema(output, "outputSchema")
+            except ToolSchemaError as exc:
+                raise ToolSchemaError(f"MCP server {prefix}: tool {t.name}: {exc}") from None
+            found.append((definition, target))
+        return [self.register(definition, target=target) for definition, target in found]
 
     def remove(self, name: str) -> int:
         with self._lock:

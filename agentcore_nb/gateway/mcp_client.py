@@ -223,6 +223,18 @@ def _transport(target: dict[str, Any], errlog: TextIO) -> Any:
     return _watched(stdio_client(params, errlog=errlog), server_label(target))
 
 
+def _one_line(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and type(exc).__name__ == "ValidationError":  # pydantic: the first problem
+        try:
+            first = errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            return f"invalid {getattr(exc, 'title', 'message')} at {where}: {first.get('msg', '')}"
+        except Exception:
+            pass
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _explain(exc: BaseException, label: str, stderr: str, phase: str) -> ToolError:
     """One line naming the server and what went wrong."""
     if isinstance(exc, ToolError):
@@ -238,13 +250,13 @@ def _explain(exc: BaseException, label: str, stderr: str, phase: str) -> ToolErr
     said = f" (its stderr: {last})" if last else ""
     if isinstance(exc, FileNotFoundError):
         return ToolTargetError(f"MCP server {label}: command not found: {exc.filename}")
-    message = str(exc) or type(exc).__name__
+    message = _one_line(exc)
     if isinstance(exc, ValueError) and "JSON" in message:
         return ToolTargetError(f"MCP server {label} wrote something that is not MCP JSON-RPC to stdout{said}")
     if "Connection closed" in message or isinstance(exc, EOFError | BrokenPipeError):
         return ToolTargetError(f"MCP server {label} exited {phase}{said}")
     if "Invalid structured content" in message:
-        why = message.splitlines()[0].split(":", 1)[-1].strip()
+        why = str(exc).splitlines()[0].split(":", 1)[-1].strip()
         return ToolOutputError(
             f"MCP server {label}: {phase.replace('during ', '')} returned content that fails its outputSchema: {why}"[
                 :300

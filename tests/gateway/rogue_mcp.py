@@ -1,6 +1,6 @@
 """A hand-written MCP stdio server (raw JSON-RPC, no SDK) that misbehaves on request, for the
 gateway's bad-input tests: ``exit`` (dies at start), ``garbage`` (non-JSON on stdout), ``hang``
-(never answers initialize), ``serve`` (answers, with tools that return every content type,
+(never answers initialize), ``badlist`` (lists a tool whose schema is invalid), ``serve`` (answers, with tools that return every content type,
 broken base64, content that fails its output schema, progress, and what it was cancelled by)."""
 
 from __future__ import annotations
@@ -122,7 +122,11 @@ def main() -> None:
             result(rid, {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
                          "serverInfo": {"name": "rogue", "version": "1"}})  # fmt: skip
         elif method == "tools/list":
-            result(rid, {"tools": TOOLS})
+            broken = {
+                "name": "broken",
+                "inputSchema": {"type": "object", "properties": {"a": {"type": "nope"}}},
+            }
+            result(rid, {"tools": TOOLS + [broken] if MODE == "badlist" else TOOLS})
         elif method == "tools/call":
             call(rid, msg.get("params") or {})
         elif method == "notifications/cancelled":

@@ -55,6 +55,32 @@ def test_a_server_that_fails_at_start_is_one_line_and_registers_nothing(rogue, m
     assert "rogue:" not in out + errout and "Failed to parse" not in out + errout
 
 
+def test_a_tool_list_with_one_invalid_schema_registers_nothing(rogue):
+    before = _names(rogue)
+    with pytest.raises(ToolSchemaError) as err:
+        rogue.register_mcp(f"{ROGUE_CMD} badlist", prefix="half")
+    assert str(err.value).startswith("MCP server half: tool broken: inputSchema is not a valid JSON Schema")
+    assert _names(rogue) == before
+
+
+def test_sdk_validation_errors_are_one_line():
+    import pydantic
+
+    from agentcore_nb.gateway.mcp_client import _explain
+
+    class Listing(pydantic.BaseModel):
+        tools: list[dict]
+
+    try:
+        Listing.model_validate({"tools": [5]})
+    except pydantic.ValidationError as exc:
+        line = str(_explain(exc, "srv", "", "listing its tools"))
+    assert (
+        line
+        == "MCP server srv failed listing its tools: ValidationError: invalid Listing at tools.0: Input should be a valid dictionary"
+    )
+
+
 def test_a_registered_server_that_breaks_later_fails_its_calls_in_one_line(rogue, tmp_path):
     script = tmp_path / "switch.py"
     script.write_text(f"import os, runpy, sys\nsys.argv = [sys.argv[0], open({str(tmp_path / 'mode')!r}).read()]\n"
