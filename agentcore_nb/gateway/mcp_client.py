@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import shlex
 import tempfile
@@ -129,12 +130,28 @@ class _LogFileHandler(logging.Handler):
             pass
 
 
+class _SDKRecords(logging.Filter):
+    """The SDK's session logs to the generic logger name "client": divert only its own records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handler = _LogFileHandler()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if f"{os.sep}mcp{os.sep}" in record.pathname:
+            self.handler.emit(record)
+            return False
+        return True
+
+
 def _quiet_sdk_logs() -> None:
-    for name in ("mcp", "client"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _LogFileHandler) for h in logger.handlers):
-            logger.addHandler(_LogFileHandler())
-            logger.propagate = False
+    mcp_logger = logging.getLogger("mcp")  # the SDK's own namespace: all of it to the log file
+    if not any(isinstance(h, _LogFileHandler) for h in mcp_logger.handlers):
+        mcp_logger.addHandler(_LogFileHandler())
+        mcp_logger.propagate = False
+    client_logger = logging.getLogger("client")
+    if not any(isinstance(f, _SDKRecords) for f in client_logger.filters):
+        client_logger.addFilter(_SDKRecords())
 
 
 def _record_stderr(err: Any, label: str, hooks: CallHooks | None) -> str:
