@@ -108,11 +108,9 @@ class Gateway:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        #: Where MCP servers' stderr and the MCP SDK's log lines go (not the user's screen).
+        self.log_path = Path(project.home) / "logs" / "mcp-servers.log"
 
-    @property
-    def log_path(self) -> Path:
-        """Where MCP servers' stderr and the MCP SDK's log lines go (not the user's screen)."""
-        return Path(self.project.home) / "logs" / "mcp-servers.log"
 
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
