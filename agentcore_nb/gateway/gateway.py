@@ -111,7 +111,6 @@ class Gateway:
         #: Where MCP servers' stderr and the MCP SDK's log lines go (not the user's screen).
         self.log_path = Path(project.home) / "logs" / "mcp-servers.log"
 
-
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
         with self._lock:
