@@ -29,6 +29,9 @@ _LAZY = {
     "complete_text": "agentcore_nb.models",
     "Identity": "agentcore_nb.identity",
     "NotPermittedError": "agentcore_nb.errors",
+    "export_notebook": "agentcore_nb.export",
+    "load_bundle": "agentcore_nb.export",
+    "run_bundle": "agentcore_nb.export",
 }
 
 
@@ -87,10 +90,13 @@ __all__ = [
     "ToolSpec",
     "__version__",
     "complete_text",
+    "export_notebook",
+    "load_bundle",
     "load_graph",
     "load_ipython_extension",
     "open_event_log",
     "register_executor",
+    "run_bundle",
     "save_graph",
     "unload_ipython_extension",
 ]

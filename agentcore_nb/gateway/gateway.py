@@ -28,7 +28,7 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from ..authz import authorize
+from ..authz import authorize, one_call
 from ..errors import AgentcoreError
 from ..events import ActionEvent
 from ..runtime.workers import LoopThread
@@ -371,7 +371,7 @@ class Gateway:
         ``echo`` (a text stream) also shows an MCP server's stderr, which otherwise goes only to
         the project's log and the span."""
         arguments = {} if arguments is None else arguments
-        with _CallTrace(self, ref, arguments, ctx) as record:
+        with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
             record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             fn = self._sync_target(spec)
@@ -392,7 +392,7 @@ class Gateway:
                     session_id: str | None = None, ctx: NodeContext | None = None,
                     progress: mcp_client.ProgressFn | None = None, echo: Any = None) -> Any:  # fmt: skip
         arguments = {} if arguments is None else arguments
-        with _CallTrace(self, ref, arguments, ctx) as record:
+        with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
             record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             value = await self._dispatch(spec, arguments, token, session_id, ctx, record.hooks)
