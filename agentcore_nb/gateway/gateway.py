@@ -32,7 +32,9 @@ from ..authz import authorize, one_call
 from ..errors import AgentcoreError
 from ..events import ActionEvent
 from ..runtime.workers import LoopThread
+from . import mcp_client
 from . import openapi as openapi_mod
+from .content import as_tool_result
 from .openapi.call import call_openapi
 from .registry import Registry
 from .spec import (
@@ -51,7 +53,7 @@ from .spec import (
     validation_error,
     validator_for,
 )
-from .targets import call_http, call_mcp, call_python, mcp_list, resolve_ref
+from .targets import call_http, call_python, resolve_ref
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -114,6 +116,8 @@ class Gateway:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        #: Where MCP servers' stderr and the MCP SDK's log lines go (not the user's screen).
+        self.log_path = Path(project.home) / "logs" / "mcp-servers.log"
 
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
@@ -264,27 +268,43 @@ class Gateway:
         out.refused = result.refused
         return out
 
-    def register_mcp(self, server: str, *, prefix: str) -> builtins.list[Registration]:
-        """Every tool of an MCP server (a URL, or a command to start over stdio), as ``prefix_tool``."""
+    def register_mcp(self, server: str, *, prefix: str, env: dict[str, str] | None = None,
+                     env_secrets: builtins.list[str] | None = None,
+                     startup_timeout: float | None = None) -> builtins.list[Registration]:  # fmt: skip
+        """Every tool of an MCP server (a URL, or a command to start over stdio), as ``prefix_tool``.
+
+        A stdio server gets the SDK's minimal environment plus ``env`` (stored) and the
+        ``env_secrets`` names (read at each call from the environment or ``secrets.json``)."""
         check_name(prefix)
+        if (env or env_secrets) and server.startswith(("http://", "https://")):
+            raise ToolSchemaError("--env/--env-secret apply to stdio servers (a command), not to a URL")
+        probe = mcp_client.mcp_target(server, "", name=prefix, env=env, env_secrets=env_secrets,
+                                      startup_timeout=startup_timeout)  # fmt: skip
+        limit = float(startup_timeout or mcp_client.STARTUP_TIMEOUT) + 30
         try:
-            tools = self._run(mcp_list(server), timeout=60)
+            tools = self._run(mcp_client.list_tools(probe, log=self.log_path), timeout=limit)
         except ToolError:
             raise
         except Exception as exc:
             raise ToolTargetError(
-                f"cannot list tools of MCP server {server.split()[0]}: {type(exc).__name__}: {exc}"[:300]
+                f"MCP server {prefix}: cannot list its tools: {type(exc).__name__}: {exc}"[:300]
             ) from None
-        out = []
+        found = []
         for t in tools:
-            target: dict[str, Any] = {"type": "mcp", "server": server, "tool": t.name}
+            target = {**probe, "tool": t.name}
             output = t.output_schema
             if isinstance(output, dict) and set(output.get("properties", {})) == {"result"}:
                 output, target["unwrap"] = output["properties"]["result"], True  # the SDK's wrapper
             definition = {"name": prefixed(prefix, t.name), "description": t.description or "",
                           "inputSchema": t.input_schema, "outputSchema": output}  # fmt: skip
-            out.append(self.register(definition, target=target))
-        return out
+            try:  # every tool checked before any is stored: all or nothing
+                check_schema(definition["inputSchema"], "inputSchema")
+                if output is not None:
+                    check_schema(output, "outputSchema")
+            except ToolSchemaError as exc:
+                raise ToolSchemaError(f"MCP server {prefix}: tool {t.name}: {exc}") from None
+            found.append((definition, target))
+        return [self.register(definition, target=target) for definition, target in found]
 
     def remove(self, name: str) -> int:
         with self._lock:
@@ -339,7 +359,13 @@ class Gateway:
         if spec.target.get("type") == "openapi" and "responses" in spec.target:
             return value  # checked by the target against the schema of the status actually returned
         if spec.output_schema is not None:
-            problem = validation_error(self._validator(spec, "output"), value, "output")
+            rich = as_tool_result(value) if spec.target.get("type") == "mcp" else None
+            checked = value if rich is None else rich.structured
+            if rich is not None and "structuredContent" not in rich:
+                raise ToolOutputError(
+                    f"{spec.name}: output: no structuredContent, but the tool has an outputSchema"
+                )
+            problem = validation_error(self._validator(spec, "output"), checked, "output")
             if problem:
                 raise ToolOutputError(f"{spec.name}: {problem}")
         return value
@@ -362,10 +388,16 @@ class Gateway:
         return None
 
     def call(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
-             session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
-        """Call a tool and return its output (raises :class:`ToolError` with one line)."""
+             session_id: str | None = None, ctx: NodeContext | None = None,
+             progress: mcp_client.ProgressFn | None = None, echo: Any = None) -> Any:  # fmt: skip
+        """Call a tool and return its output (raises :class:`ToolError` with one line).
+
+        ``progress(progress, total, message)`` receives an MCP server's progress notifications;
+        ``echo`` (a text stream) also shows an MCP server's stderr, which otherwise goes only to
+        the project's log and the span."""
         arguments = {} if arguments is None else arguments
         with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
+            record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             fn = self._sync_target(spec)
             if fn is not None:
@@ -375,25 +407,30 @@ class Gateway:
                     raise _target_error(spec, exc) from None
             else:
                 value = self._run(
-                    self._dispatch(spec, arguments, token, session_id, ctx), timeout=spec.timeout + 5
+                    self._dispatch(spec, arguments, token, session_id, ctx, record.hooks),
+                    timeout=spec.timeout + 5,
                 )
             record.output = self._check_output(spec, value)
             return record.output
 
     async def acall(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
-                    session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
+                    session_id: str | None = None, ctx: NodeContext | None = None,
+                    progress: mcp_client.ProgressFn | None = None, echo: Any = None) -> Any:  # fmt: skip
         arguments = {} if arguments is None else arguments
         with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
+            record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
-            value = await self._dispatch(spec, arguments, token, session_id, ctx)
+            value = await self._dispatch(spec, arguments, token, session_id, ctx, record.hooks)
             record.output = self._check_output(spec, value)
             return record.output
 
     async def _dispatch(self, spec: ToolSpec, arguments: dict[str, Any], token: str | None,
-                        session_id: str | None, ctx: NodeContext | None) -> Any:  # fmt: skip
+                        session_id: str | None, ctx: NodeContext | None,
+                        hooks: mcp_client.CallHooks | None = None) -> Any:  # fmt: skip
         kind = spec.target.get("type")
+        limit = _limit(spec, ctx)
         try:
-            async with asyncio.timeout(spec.timeout):
+            async with asyncio.timeout(limit):
                 if kind == "python":
                     return await call_python(self._function(spec), arguments)
                 if kind == "builtin":
@@ -407,9 +444,9 @@ class Gateway:
                 if kind == "openapi":
                     return await call_openapi(self._http(), spec.target, arguments, spec.timeout)
                 if kind == "mcp":
-                    return await call_mcp(spec.target, arguments)
+                    return await mcp_client.call_tool(spec.target, arguments, hooks)
         except TimeoutError:
-            raise ToolTimeoutError(f"{spec.name} timed out after {spec.timeout:g}s") from None
+            raise ToolTimeoutError(f"{spec.name} timed out after {limit:g}s") from None
         except Exception as exc:
             raise _target_error(spec, exc) from None
         if kind == "none":
@@ -435,16 +472,33 @@ class Gateway:
             client = self._clients[loop] = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                 follow_redirects=False,
+                trust_env=False,  # no ~/.netrc credentials, no proxy from the environment
             )
         return client
 
     def _run(self, coro: Any, *, timeout: float) -> Any:
-        future = self._loop_thread().submit(coro)
+        """Run ``coro`` on the gateway's loop; a timeout or an interrupt (Ctrl-C, a cell interrupt)
+        cancels it there and waits briefly for the cancellation to be sent (MCP's
+        ``notifications/cancelled``) and the server stopped."""
+        done = threading.Event()
+
+        async def guarded() -> Any:
+            try:
+                return await coro
+            finally:
+                done.set()
+
+        future = self._loop_thread().submit(guarded())
         try:
             return future.result(timeout=timeout)
         except TimeoutError:
             future.cancel()
+            done.wait(5)
             raise ToolTimeoutError(f"tool call did not finish within {timeout:g}s") from None
+        except BaseException:
+            future.cancel()
+            done.wait(5)
+            raise
 
     def close(self) -> None:
         if self._loop is not None:
@@ -456,6 +510,15 @@ class Gateway:
                     pass
             self._loop.shutdown()
             self._loop = None
+
+
+def _limit(spec: ToolSpec, ctx: NodeContext | None) -> float:
+    """The tool's timeout, or the node's when it is shorter (the node's timer cannot stop a call
+    running in a thread; this one cancels it, and an MCP server is told)."""
+    node_limit = getattr(getattr(getattr(ctx, "node", None), "policy", None), "timeout", None)
+    if isinstance(node_limit, int | float) and 0 < node_limit < spec.timeout:
+        return float(node_limit)
+    return spec.timeout
 
 
 def _session_of(ctx: NodeContext | None) -> str | None:
@@ -479,12 +542,25 @@ def _ref_of(fn: Callable[..., Any]) -> str:
 class _CallTrace:
     """The span and the ActionEvent of one call (the output or the error, and how long it took)."""
 
-    __slots__ = ("_token", "arguments", "call_id", "ctx", "gateway", "output", "ref", "span", "spec", "t0")
+    __slots__ = (
+        "_token",
+        "arguments",
+        "call_id",
+        "ctx",
+        "gateway",
+        "hooks",
+        "output",
+        "ref",
+        "span",
+        "spec",
+        "t0",
+    )
 
     def __init__(self, gateway: Gateway, ref: str, arguments: Any, ctx: NodeContext | None) -> None:
         self.gateway, self.ref, self.arguments, self.ctx = gateway, ref, arguments, ctx
         self.spec: ToolSpec | None = None
         self.output: Any = None
+        self.hooks: mcp_client.CallHooks | None = None
 
     def __enter__(self) -> _CallTrace:
         self.call_id = f"{random.getrandbits(64):016x}"  # uuid4 reads os.urandom: 60 us here
