@@ -25,7 +25,7 @@ def sample() -> Graph:
     g.node("b", code="y = a + 1\ny", inputs=["a"], metadata={"cell": 3})
     g.node("c", double, inputs={"x": "b"}, fallback="d")
     g.node("d", code="0")
-    for kind in ("tool", "reason", "memory", "code", "agent"):
+    for kind in ("tool", "reason", "memory", "code", "agent", "mesh"):
         g.add_node(Node(f"k_{kind}", kind=kind, config={"x": 1}, after=["a"]))
     return g
 
@@ -34,7 +34,7 @@ def test_all_kinds_are_representable_and_round_trip(tmp_path: Path, monkeypatch:
     # The spec layer alone: components' per-kind config checks (tested with them) are set aside.
     monkeypatch.setattr("agentcore_nb.graph.validate.KIND_VALIDATORS", {})
     g = sample()
-    assert set(NODE_KINDS) == {"python", "tool", "reason", "memory", "code", "agent"}
+    assert set(NODE_KINDS) == {"python", "tool", "reason", "memory", "code", "agent", "mesh"}
     g.validate()
     path = save_graph(g, tmp_path / "g.json")
     data = json.loads(path.read_text())
@@ -45,7 +45,7 @@ def test_all_kinds_are_representable_and_round_trip(tmp_path: Path, monkeypatch:
     assert back["a"].policy.retries == 2 and back["a"].policy.timeout == 1.5
     assert back["c"].config["callable"] == "tests.graph.test_spec:double"
     assert ("a", "b") in back.edges() and ("b", "c") in back.edges() and ("a", "k_tool") in back.edges()
-    assert back.sinks() == ["c", "k_tool", "k_reason", "k_memory", "k_code", "k_agent"]
+    assert back.sinks() == ["c", "k_tool", "k_reason", "k_memory", "k_code", "k_agent", "k_mesh"]
 
 
 def test_schema_validates_examples() -> None:
