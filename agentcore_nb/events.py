@@ -90,6 +90,10 @@ class RunProvisioned(Event):
     graph: dict[str, Any] = field(default_factory=dict)
     input: Any = None
     parent_run_id: str = ""
+    #: ``graph`` (a graph run), ``notebook`` (one per kernel session), ``adhoc`` (events outside runs).
+    kind: str = "graph"
+    #: The node of ``parent_run_id`` that started this run (an agent run from a notebook cell).
+    parent_node_id: str = ""
 
 
 @event_type

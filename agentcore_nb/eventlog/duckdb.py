@@ -171,12 +171,16 @@ class DuckDBEventLog(EventLog):
         *,
         types: Iterable[str] | None = None,
         after_seq: int = -1,
+        session_id: str | None = None,
     ) -> list[Event]:
         where: list[str] = ["seq > ?"]
         params: list[Any] = [after_seq]
         if run_id is not None:
             where.append("run_id = ?")
             params.append(run_id)
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
         if types is not None:
             type_list = list(types)
             if not type_list:
@@ -201,7 +205,8 @@ class DuckDBEventLog(EventLog):
                    max(seq) FILTER (WHERE type = 'RunExecuted'),
                    max(seq) FILTER (WHERE type = 'RunResumed'),
                    max(ts) FILTER (WHERE type IN ('RunExecuted', 'RunVanished')),
-                   min(seq)
+                   min(seq),
+                   max(json_extract_string(body, '$.kind')) FILTER (WHERE type = 'RunProvisioned')
             FROM events WHERE run_id <> '' GROUP BY run_id ORDER BY min(seq)
             """
         )
@@ -217,6 +222,7 @@ class DuckDBEventLog(EventLog):
                     nodes_succeeded=r[4],
                     nodes_failed=r[5],
                     graph_name=r[6] or "",
+                    kind=r[12] or "graph",
                     status=r[7] if executed_after_resume else "incomplete",
                     ended=r[10] if executed_after_resume else None,
                 )
@@ -239,6 +245,7 @@ class DuckDBEventLog(EventLog):
             if _shared.get(str(self.path)) is self:
                 del _shared[str(self.path)]
         try:
+            self._run_close_hooks()
             self.flush()
         finally:
             with self._cond:

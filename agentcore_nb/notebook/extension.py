@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import AgentcoreError
 from . import magics as magics_pkg
+from .deadline import CellTimeout
 from .magics.framework import MAGICS, Magic
 from .session import NotebookSession
 
@@ -80,7 +81,7 @@ def load(shell: Any, session: NotebookSession | None = None) -> NotebookSession:
     for m in MAGICS.values():
         for mode in m.modes:
             shell.register_magic_function(_wrap(m, shell, session, mode), magic_kind=mode, magic_name=m.name)
-    shell.set_custom_exc((AgentcoreError,), show_one_line)
+    shell.set_custom_exc((AgentcoreError, CellTimeout), show_one_line)
     _install_tracking(shell, session)
     for hook in _LOAD_HOOKS:
         hook(shell, session)

@@ -31,6 +31,7 @@ from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
 from .context import NodeContext, RunContext, span_ids
+from .emitting import current_node
 from .hooks import RunHook
 from .plan import Plan
 from .scheduler import Execution, error_line
@@ -136,10 +137,18 @@ class Runtime:
             unknown = only_set - plan.nodes.keys()
             if unknown:
                 raise AgentcoreError(f"graph '{graph.name}' has no node(s) {', '.join(sorted(unknown))}")
-        run = self._new_run(plan, input, session_id, run_id, namespace)
+        run = self._new_run(plan.graph, input, session_id, run_id, namespace)
         if token is not None:
             run.state["identity.token"] = token
-        run.emit(RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input)))
+        run.emit(
+            RunProvisioned(
+                graph_name=graph.name,
+                graph=plan.spec(),
+                input=_encode_input(input),
+                parent_run_id=run.parent_run_id,
+                parent_node_id=run.parent_node_id,
+            )
+        )
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
         return self._execute(run, plan, only_set, done, resumed=[])
 
@@ -149,7 +158,7 @@ class Runtime:
 
     def _new_run(
         self,
-        plan: Plan,
+        graph: Graph,
         input: Any,
         session_id: str | None,
         run_id: str | None,
@@ -157,11 +166,12 @@ class Runtime:
     ) -> RunContext:
         run_id = run_id or uuid.uuid4().hex
         session_id = session_id or run_id
+        parent = current_node()  # a run started inside a node (an agent from a cell) is its child
         span = self.tracer.start_span(
-            f"invoke_workflow {plan.graph.name}",
+            f"invoke_workflow {graph.name}",
             attributes={
                 "gen_ai.operation.name": "invoke_workflow",
-                "agentcore.graph.name": plan.graph.name,
+                "agentcore.graph.name": graph.name,
                 "agentcore.run.id": run_id,
                 "gen_ai.conversation.id": session_id,
             },
@@ -171,7 +181,7 @@ class Runtime:
             runtime=self,
             run_id=run_id,
             session_id=session_id,
-            graph=plan.graph,
+            graph=graph,
             input=input,
             log=self.log,
             tracer=self.tracer,
@@ -180,6 +190,8 @@ class Runtime:
             span=span,
             trace_id=trace_id or _fallback_trace_id(run_id),
             span_id=span_id,
+            parent_run_id=parent.run_id if parent is not None else "",
+            parent_node_id=parent.node_id if parent is not None else "",
         )
 
     def _execute(
@@ -318,7 +330,7 @@ class Runtime:
         if finished is not None:
             return _result_from_log(run_id, prov, events, finished)
         done, namespace, unsaved = _committed_state(events, plan)
-        run = self._new_run(plan, decode_value(prov.input), prov.session_id, run_id, namespace)
+        run = self._new_run(plan.graph, decode_value(prov.input), prov.session_id, run_id, namespace)
         committed = sorted(done)
         run.emit(RunResumed(committed=committed))
         if unsaved:

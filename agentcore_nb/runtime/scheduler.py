@@ -24,6 +24,7 @@ from ..errors import AgentcoreError, SerializationError
 from ..events import NodeFailed, NodeRerouted, NodeRetried, NodeSkipped, NodeStarted, NodeSucceeded
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
+from .emitting import enter_node, leave_node
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -237,19 +238,23 @@ class Execution:
         body = self.plan.nodes[self._node_of(key)].body
         t0 = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
+        current = enter_node(ctx)
         try:
             value = body.call(ctx, inputs)
             return key, token, True, value, None, time.perf_counter() - t0
         except Exception as exc:
             return key, token, False, None, exc, time.perf_counter() - t0
         finally:
+            leave_node(current)
             otel_context.detach(attached)
 
     async def _ainvoke(self, key: str, token: int, ctx: NodeContext, inputs: dict[str, Any]) -> Any:
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
+        current = enter_node(ctx)
         try:
             return await self.plan.nodes[self._node_of(key)].body.call(ctx, inputs)
         finally:
+            leave_node(current)
             otel_context.detach(attached)
 
     def _async_done(self, key: str, token: int, future: Future[Any]) -> None:
