@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from ..graph.spec import Graph, Node
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
 from .context import NodeContext, RunContext, span_ids
 from .emitting import current_node
+from .executors import Body
 from .hooks import RunHook
 from .plan import Plan
 from .scheduler import Execution, error_line
@@ -122,6 +123,7 @@ class Runtime:
         only: Iterable[str] | None = None,
         given: dict[str, Any] | None = None,
         token: str | None = None,
+        prepare: Callable[[Node], Body] | None = None,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
 
@@ -130,8 +132,10 @@ class Runtime:
 
         ``only`` restricts the run to some nodes; the others count as done, with outputs from
         ``given``. ``namespace`` is the dict code nodes execute in (a fresh one by default).
+        ``prepare(node) -> Body`` replaces the executors of the kinds (the caller validated the
+        graph's structure): a notebook's cells keep their kinds and run as the cells they are.
         """
-        plan = Plan.for_graph(graph)
+        plan = Plan(graph, validate=False, prepare=prepare) if prepare is not None else Plan.for_graph(graph)
         only_set = set(only) if only is not None else None
         if only_set is not None:
             unknown = only_set - plan.nodes.keys()
