@@ -79,8 +79,11 @@ def emit(
         event.run_id = run.run_id
         event.session_id = run.session_id
         event.node_id = ctx.node_id
-        event.trace_id = run.trace_id
-        event.span_id = _span_id_in(run.trace_id, span) or ctx.span_id or run.span_id
+        # the node's trace: the run's, or the node's own when tracing began after the run did
+        sc = ctx.span.get_span_context()
+        trace_id = format(sc.trace_id, "032x") if sc.is_valid else run.trace_id
+        event.trace_id = trace_id
+        event.span_id = _span_id_in(trace_id, span) or ctx.span_id or run.span_id
         return (log if log is not None else run.log).append(event)
     if log is None:
         raise ValueError("emit: no node is running here, so a log must be given")
