@@ -29,6 +29,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentcoreError
+from .automagic import install_automagic_guard
 from .cellrun import CellRunner, CellSpec
 from .cells import (
     CellExecution,
@@ -129,21 +130,7 @@ class CellTracker:
         self._installed = True
 
     def _install_automagic_guard(self) -> None:
-        """Our magics need their ``%``: a bare ``graph`` or ``model`` is the user's name."""
-        from .magics.framework import MAGICS
-
-        manager = getattr(self.shell, "prefilter_manager", None)
-        for checker in getattr(manager, "checkers", ()):
-            if type(checker).__name__ == "AutoMagicChecker":
-                original = checker.check
-
-                def check(line_info: Any, _original: Any = original) -> Any:
-                    if line_info.ifun.split(".", 1)[0] in MAGICS:
-                        return None
-                    return _original(line_info)
-
-                checker.check = check
-                self._automagic = checker
+        self._automagic = install_automagic_guard(self.shell)
 
     def uninstall(self) -> None:
         if not self._installed:

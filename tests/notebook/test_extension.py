@@ -78,7 +78,28 @@ def test_load_track_unload_reload_in_a_stock_kernel(stock: Kernel):
     assert k.value(PROBE) == before
 
 
+def test_the_agentcore_kernel_starts_lazily_and_loads_what_the_first_cell_needs(module_home: str):
+    k = Kernel("agentcore", module_home)
+    try:
+        heavy = (
+            "[m for m in ('duckdb', 'numpy', 'agentcore_nb.runtime', 'agentcore_nb.graph')"
+            " if m in __import__('sys').modules]"
+        )
+        probe = (
+            "(lambda ip: ('graph' in ip.magics_manager.magics['line'],"
+            " 'agentcore.graph' in ip.kernel.comm_manager.targets))(get_ipython())"
+        )
+        assert k.value(heavy) == []  # nothing heavy at start-up
+        assert k.value(probe) == [True, True]  # the names are there before their modules load
+        assert k.run("graph").reply["content"]["ename"] == "NameError"  # never a magic without %
+        assert k.ok("%graph show --text").stdout.startswith("graph 'notebook'")
+        assert {key: k.value(PROBE)[key] for key in LOADED} == LOADED
+    finally:
+        k.close()
+
+
 def test_unload_and_reload_in_the_agentcore_kernel(kernel: Kernel):
+    kernel.ok("1 + 1")  # the first cell loads the extension's parts
     loaded = kernel.value(PROBE)
     assert {key: loaded[key] for key in LOADED} == LOADED
     kernel.ok("%unload_ext agentcore_nb")
