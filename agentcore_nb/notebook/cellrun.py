@@ -113,6 +113,8 @@ class CellRunner:
         self.shell = shell
         self._live: LiveRun | None = None
         self.closed_on_start: list[str] = []
+        self.overhead = 0.0
+        self._in_cell = 0.0
         ref = weakref.ref(self)
 
         def at_exit() -> None:  # a clean shutdown ends the run; a killed kernel's is closed later
@@ -139,6 +141,7 @@ class CellRunner:
                 session_id=self.session.session_id,
                 run_id=self.session.run_id,
                 metadata={"source": "notebook"},
+                node_hooks=False,  # cells act as the notebook's owner: no token minted per cell
             )
         return self._live
 
@@ -173,9 +176,23 @@ class CellRunner:
     ) -> bool:
         """Run the cell as a node (its policy applied); True when it finally failed (as IPython's
         ``run_ast_nodes`` answers)."""
+        t0 = time.perf_counter()
+        self._in_cell = 0.0
         live = self.live
         current = live.node(spec.node())
-        failed, _ = await self._attempts(current, spec, nodelist, cell_name, execute, result, set())
+
+        async def timed(nodes: list[ast.stmt], name: str) -> bool:
+            start = time.perf_counter()
+            try:
+                return await execute(nodes, name)
+            finally:
+                self._in_cell += time.perf_counter() - start
+
+        try:
+            failed, _ = await self._attempts(current, spec, nodelist, cell_name, timed, result, set())
+        finally:
+            #: Seconds the last cell spent in the runner itself (events, span, hooks), not in its code.
+            self.overhead = time.perf_counter() - t0 - self._in_cell
         if failed is None:
             result.error_in_exec = None
             return False

@@ -78,7 +78,8 @@ class CellTracker:
         self._t_pre = 0.0
         self._installed = False
         self._automagic: Any = None
-        #: Seconds of bookkeeping per tracked cell (pre + node lifecycle + post), newest last.
+        #: Seconds of bookkeeping per tracked cell (pre, classify, the node's events, span and hooks,
+        #: post), newest last.
         self.timings: deque[float] = deque(maxlen=2000)
         hidden = set(getattr(shell, "user_ns_hidden", {}) or {})
         self._outside = frozenset(hidden)
@@ -222,12 +223,13 @@ class CellTracker:
         self._depth = max(0, self._depth - 1)
         t0 = time.perf_counter()
         self._info = None
+        runner_time, self.runner.overhead = self.runner.overhead, 0.0
         try:
             self._post(result, info)
         except Exception as exc:  # a tracking bug must not break the user's cell
             sys.stderr.write(f"agentcore: the graph was not updated for this cell ({_error_line(exc)})\n")
         finally:
-            self.timings.append(self._t_pre + time.perf_counter() - t0)
+            self.timings.append(self._t_pre + runner_time + time.perf_counter() - t0)
 
     def _post(self, result: Any, info: Any) -> None:
         cells = self.cells

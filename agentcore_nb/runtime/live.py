@@ -58,9 +58,14 @@ class LiveRun:
         run_id: str | None = None,
         namespace: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        node_hooks: bool = True,
     ) -> None:
         self.runtime = runtime
         self.kind = kind
+        #: Whether the hooks see each node (identity mints a token per node): off for a notebook,
+        #: whose cells act as its owner (their magics call components with the owner's identity,
+        #: so a per-cell token would go unused).
+        self.node_hooks = node_hooks
         graph = Graph(name, metadata=dict(metadata or {}))
         self.run: RunContext = runtime._new_run(graph, None, session_id, run_id, namespace)
         self.closed = False
@@ -179,8 +184,9 @@ class LiveNode:
         ctx = self.ctx
         ctx.attempt += 1
         self._emit(NodeStarted(kind=self.node.kind, attempt=ctx.attempt))
-        for hook in self.live.runtime.hooks:
-            hook.node_started(ctx)
+        if self.live.node_hooks:
+            for hook in self.live.runtime.hooks:
+                hook.node_started(ctx)
         self._entered = (enter_node(ctx), otel_context.attach(trace.set_span_in_context(self.span)))
         self._t0 = time.perf_counter()
 
@@ -194,6 +200,8 @@ class LiveNode:
         return duration
 
     def _finished_hooks(self, ok: bool, output: Any, error: BaseException | None) -> None:
+        if not self.live.node_hooks:
+            return
         for hook in self.live.runtime.hooks:
             try:
                 hook.node_finished(self.ctx, ok, output, error)
