@@ -34,8 +34,9 @@ class GraphView:
         self.rows = w.VBox(self._rows())
         self.edges = w.HTML(value=self._edges_html())
         self.details = w.HTML()
+        self.notes = w.HTML()
         self.box = w.VBox(
-            [self.header, self.rows, self.edges, self.details],
+            [self.header, self.rows, self.edges, self.notes, self.details],
             layout=w.Layout(border="1px solid #ddd", padding="6px"),
             _dom_classes=("agentcore-graph",),
         )
@@ -100,6 +101,12 @@ class GraphView:
 
     def refresh(self, changes: list[dict[str, Any]] | None = None) -> None:
         """Bring the view up to date (a cell-graph listener; only what changed is sent)."""
+        notes = [c for c in changes or () if c.get("op") == "notes"]
+        if notes:  # what the graph noticed about the last cell (kept out of the cell's output)
+            last = notes[-1]
+            self.notes.value = f"<i>{html.escape(last['name'])}</i>: " + "; ".join(
+                html.escape(n) for n in last["notes"]
+            )
         self._sync_buttons()
         header = self._header_html()
         if self.header.value != header:
@@ -138,6 +145,8 @@ class GraphView:
         ]
         if cell.error:
             rows.append(("error", cell.error))
+        for warning in cell.warnings:
+            rows.append(("note", warning))
         self.details.value = f"<b>{html.escape(name)}</b><br>" + "<br>".join(
             f"{k}: {html.escape(str(v))}" for k, v in rows
         )
