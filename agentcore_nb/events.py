@@ -135,6 +135,9 @@ class RunVanished(Event):
 class NodeStarted(Event):
     kind: str = "python"
     attempt: int = 1
+    #: For a notebook cell: which cell, and a hash of the source that ran.
+    cell_id: str = ""
+    source_hash: str = ""
 
 
 @event_type

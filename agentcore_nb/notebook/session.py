@@ -68,7 +68,7 @@ class NotebookSession:
         if self._views is None:
             from .widget import ViewRegistry
 
-            self._views = ViewRegistry(self.cells)
+            self._views = ViewRegistry(self.cells, self.run_id)
         return self._views
 
     def note_cell(self, **metadata: Any) -> None:

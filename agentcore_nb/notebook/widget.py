@@ -20,11 +20,13 @@ LIVE_VIEWS = 4
 
 
 class GraphView:
-    def __init__(self, cells: CellGraph) -> None:
+    def __init__(self, cells: CellGraph, run_id: str = "") -> None:
         import ipywidgets as w
 
         self._w = w
         self.cells = cells
+        #: The session's notebook run (``agentcore events RUN_ID``).
+        self.run_id = run_id
         self.buttons: dict[str, Any] = {}
         self.selected: str | None = None
         # Widgets are created with their content, so a frontend gets it in the comm_open state.
@@ -50,7 +52,9 @@ class GraphView:
         states = ", ".join(f"{n} {s}" for s, n in counts.items())
         return (
             f"<b>{html.escape(cells.graph.name)}</b>: {len(cells.cells)} nodes, "
-            f"{len(cells.edges())} edges" + (f" ({states})" if states else "")
+            f"{len(cells.edges())} edges"
+            + (f" ({states})" if states else "")
+            + (f" &middot; run <code>{html.escape(self.run_id)}</code>" if self.run_id else "")
         )
 
     def _edges_html(self) -> str:
@@ -154,7 +158,7 @@ class GraphView:
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.box._repr_mimebundle_(**kwargs))
-        bundle["text/plain"] = self.cells.summary()
+        bundle["text/plain"] = self.cells.summary() + (f"\nrun: {self.run_id}" if self.run_id else "")
         return bundle
 
     def close(self) -> None:
@@ -165,12 +169,13 @@ class GraphView:
 class ViewRegistry:
     """The live views of one session (newest last)."""
 
-    def __init__(self, cells: CellGraph) -> None:
+    def __init__(self, cells: CellGraph, run_id: str = "") -> None:
         self.cells = cells
+        self.run_id = run_id
         self.views: list[GraphView] = []
 
     def new_view(self) -> GraphView:
-        view = GraphView(self.cells)
+        view = GraphView(self.cells, self.run_id)
         self.cells.subscribe(view.refresh)
         self.views.append(view)
         while len(self.views) > LIVE_VIEWS:

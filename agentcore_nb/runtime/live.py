@@ -183,7 +183,15 @@ class LiveNode:
         """Begin the next attempt: ``NodeStarted``, the hooks, and the node made current here."""
         ctx = self.ctx
         ctx.attempt += 1
-        self._emit(NodeStarted(kind=self.node.kind, attempt=ctx.attempt))
+        meta = self.node.metadata
+        self._emit(
+            NodeStarted(
+                kind=self.node.kind,
+                attempt=ctx.attempt,
+                cell_id=meta.get("cell_id") or "",
+                source_hash=meta.get("source_hash") or "",
+            )
+        )
         if self.live.node_hooks:
             for hook in self.live.runtime.hooks:
                 hook.node_started(ctx)

@@ -3,6 +3,7 @@ node events of each cell, interactive ``%%node`` policies, restarts and a kernel
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -11,7 +12,8 @@ from .conftest import Kernel
 EVENTS = (
     "[{'type': e.type, 'run': e.run_id, 'node': e.node_id, 'session': e.session_id, 'trace': e.trace_id,"
     " **{k: getattr(e, k) for k in ('attempt', 'kind', 'error_type', 'final', 'via', 'fallback', 'status',"
-    " 'duration_ms', 'parent_run_id', 'parent_node_id', 'graph_name') if hasattr(e, k)}}"
+    " 'duration_ms', 'parent_run_id', 'parent_node_id', 'graph_name', 'cell_id', 'source_hash')"
+    " if hasattr(e, k)}}"
     " for e in get_ipython()._agentcore_session.project.event_log.events(RUN)]"
 )
 
@@ -48,6 +50,9 @@ def test_each_cell_is_a_node_execution_of_one_notebook_run(fresh: Kernel):
     session = k.value("get_ipython()._agentcore_session.session_id")
     assert {e["session"] for e in log} == {session}
     assert [e["type"] for e in of(log, "cell_1")][-2:] == ["NodeStarted", "NodeSucceeded"]
+    started = of(log, "cell_1", "NodeStarted")[-1]
+    assert started["cell_id"] == "n1" and started["attempt"] == 1
+    assert started["source_hash"] == hashlib.sha256(b"base = 2").hexdigest()[:16]
     done = of(log, "cell_2", "NodeSucceeded")[-1]
     assert done["attempt"] == 1 and done["duration_ms"] >= 0 and done["kind"] == "python"
     bad = of(log, "cell_3", "NodeFailed")[-1]
