@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,36 +76,32 @@ def get_session(shell: Any) -> NotebookSession | None:
     return getattr(shell, _STATE_KEY, None)
 
 
+_DECORATOR = re.compile(r"^@magic\(\s*\n?\s*[\"']([\w-]+)[\"'](.*?)\)\s*\ndef ", re.S | re.M)
+_KIND = re.compile(r"\bkind\s*=\s*[\"'](\w+)[\"']")
+_MODES = re.compile(r"\bmodes\s*=\s*(\([^)]*\))")
+
+
 def magic_manifest() -> dict[str, tuple[str | None, tuple[str, ...]]]:
     """``name -> (kind, modes)`` of every ``@magic(...)`` under ``magics/``, read from the source
-    (nothing imported), so the names can be registered before their modules load."""
+    text (nothing imported, nothing parsed: about a millisecond), so the names can be registered
+    before their modules load."""
     found: dict[str, tuple[str | None, tuple[str, ...]]] = {}
     for path in sorted(Path(magics_pkg.__path__[0]).glob("*.py")):
         if path.stem in ("framework", "__init__") or path.stem.startswith("_"):
             continue
         try:
-            tree = ast.parse(path.read_text("utf-8"))
-        except (OSError, SyntaxError):
+            source = path.read_text("utf-8")
+        except OSError:
             continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef):
+        for match in _DECORATOR.finditer(source):
+            args = match.group(2)
+            kind = _KIND.search(args)
+            modes = _MODES.search(args)
+            try:
+                mode_tuple = tuple(ast.literal_eval(modes.group(1))) if modes else ("line",)
+            except (ValueError, SyntaxError):
                 continue
-            for deco in node.decorator_list:
-                if not (isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "magic" and deco.args):
-                    continue
-                name = deco.args[0]
-                if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-                    continue
-                kw = {k.arg: k.value for k in deco.keywords}
-                kind = kw.get("kind")
-                modes = kw.get("modes")
-                try:
-                    found[name.value] = (
-                        ast.literal_eval(kind) if kind is not None else None,
-                        tuple(ast.literal_eval(modes)) if modes is not None else ("line",),
-                    )
-                except ValueError:
-                    continue
+            found[match.group(1)] = (kind.group(1) if kind else None, mode_tuple)
     return found
 
 

@@ -110,3 +110,14 @@ def test_unload_and_reload_in_the_agentcore_kernel(kernel: Kernel):
     assert kernel.value(PROBE) == loaded
     kernel.ok("w = 1")
     assert [n["name"] for n in kernel.graph()["nodes"]] == ["cell_1"]
+
+
+def test_the_start_up_manifest_names_every_magic_with_its_kind_and_modes():
+    """The kernel registers magics from their source before importing them: the two must agree."""
+    from agentcore_nb.notebook.extension import _import_magic_modules, magic_manifest
+    from agentcore_nb.notebook.magics.framework import MAGICS
+
+    assert _import_magic_modules() == []
+    real = {name: (m.kind, m.modes) for name, m in MAGICS.items() if m.help != "(loading)"}
+    manifest = magic_manifest()
+    assert {k: manifest[k] for k in real if k in manifest} == real and set(manifest) >= set(real)
