@@ -13,7 +13,6 @@ Commits are group commits in the background: a node never waits for the disk.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -25,8 +24,6 @@ from ..events import (
     ContextFetched,
     Event,
     NodeFailed,
-    NodeRerouted,
-    NodeRetried,
     NodeStarted,
     NodeSucceeded,
     RunExecuted,
@@ -38,7 +35,7 @@ from ..values import summarize
 from .context import NodeContext, RunContext, span_ids
 from .emitting import enter_node, leave_node
 from .executors import OPERATIONS
-from .scheduler import error_line
+from .lifecycle import Outcome, attempt_failed, error_line
 
 if TYPE_CHECKING:
     from ..eventlog.base import EventLog
@@ -129,17 +126,6 @@ class LiveRun:
         if status != "succeeded":
             run.span.set_status(Status(StatusCode.ERROR, error or status))
         run.span.end()
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What follows a failed attempt: ``retry`` after ``delay`` s, ``fallback`` to ``fallback``, or
-    ``failed`` for good."""
-
-    action: str
-    delay: float = 0.0
-    fallback: str = ""
-    error: str = ""
 
 
 class LiveNode:
@@ -234,39 +220,20 @@ class LiveNode:
         self._settle()
 
     def failed(self, error: BaseException, *, retryable: bool = True, reroute: bool = True) -> Outcome:
-        """The attempt failed: record it and say what follows (the node's policy decides)."""
+        """The attempt failed: record it and say what follows (the node's policy decides, as in a
+        graph run: :func:`.lifecycle.attempt_failed`)."""
         duration = self._leave()
         self._finished_hooks(False, None, error)
-        ctx, policy = self.ctx, self.node.policy
-        message = error_line(error)
-        retryable = retryable and getattr(error, "retryable", True) is not False
-        final = not retryable or ctx.attempt > policy.retries
-        self._emit(
-            NodeFailed(
-                kind=self.node.kind,
-                attempt=ctx.attempt,
-                error_type=type(error).__name__,
-                error=message,
-                final=final,
-                duration_ms=duration * 1000.0,
-            )
+        if self.live.closed:
+            return Outcome("failed", error=error_line(error))
+        outcome = attempt_failed(
+            self.ctx, error, duration, self.live.runtime.rng, retryable=retryable, reroute=reroute
         )
-        if not final:
-            delay = policy.backoff.delay(ctx.attempt, self.live.runtime.rng)
-            self._emit(NodeRetried(attempt=ctx.attempt + 1, delay_s=delay, error=message))
-            self.span.add_event("retry", {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
-            return Outcome("retry", delay=delay, error=message)
-        self.span.set_status(Status(StatusCode.ERROR, message))
-        self.span.set_attribute("error.type", type(error).__name__)
-        if reroute and policy.on_error == "fallback" and policy.fallback:
-            self._emit(NodeRerouted(fallback=policy.fallback, error=message))
-            self.span.set_attribute("agentcore.rerouted_to", policy.fallback)
-            self.span.end()
-            return Outcome("fallback", fallback=policy.fallback, error=message)
-        self.span.end()
-        self._settle()
-        self.live.failed_nodes.append(ctx.node_id)
-        return Outcome("failed", error=message)
+        if outcome.action in ("failed", "skip"):
+            self._settle()
+            self.live.failed_nodes.append(self.ctx.node_id)
+            return Outcome("failed", error=outcome.error)
+        return outcome
 
     def succeeded_via(self, fallback: str, output: Any = None) -> None:
         """Its fallback produced the output (after :meth:`failed` said ``fallback``)."""
