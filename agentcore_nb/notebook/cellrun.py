@@ -115,6 +115,7 @@ class CellRunner:
         self.closed_on_start: list[str] = []
         self.overhead = 0.0
         self._in_cell = 0.0
+        self._warned = False
         ref = weakref.ref(self)
 
         def at_exit() -> None:  # a clean shutdown ends the run; a killed kernel's is closed later
@@ -178,8 +179,13 @@ class CellRunner:
         ``run_ast_nodes`` answers)."""
         t0 = time.perf_counter()
         self._in_cell = 0.0
-        live = self.live
-        current = live.node(spec.node())
+        try:
+            current = self.live.node(spec.node())
+        except Exception as exc:  # the engine is unusable here: the cell still runs, as stock
+            if not self._warned:
+                self._warned = True
+                sys.stderr.write(f"agentcore: cells run without the engine in this session ({exc})\n")
+            return await execute(nodelist, cell_name)
 
         async def timed(nodes: list[ast.stmt], name: str) -> bool:
             start = time.perf_counter()
