@@ -57,14 +57,13 @@ def normalize(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         elif kind == "error":
             text = CELL_FILE.sub("CELL", ANSI.sub("", "\n".join(content["traceback"])))
             out.append((kind, content["ename"], content["evalue"], text))
-    # stream chunks may be split differently: join consecutive ones of the same stream
-    joined: list[tuple[Any, ...]] = []
-    for item in out:
-        if joined and item[0] == "stream" and joined[-1][:2] == item[:2]:
-            joined[-1] = (*item[:2], joined[-1][2] + item[2])
-        else:
-            joined.append(item)
-    return joined
+    # stdout and stderr are flushed separately (chunks and their interleaving vary with timing on
+    # both kernels): compare each stream's whole text, then the other messages in order
+    streams = {
+        name: "".join(item[2] for item in out if item[0] == "stream" and item[1] == name)
+        for name in ("stdout", "stderr")
+    }
+    return [("streams", streams["stdout"], streams["stderr"]), *(i for i in out if i[0] != "stream")]
 
 
 @pytest.fixture(scope="module")
