@@ -8,9 +8,13 @@ setup:
 	@./.ci/setup
 
 # The showcase notebook, headless on the offline reasoner (no API key): its answer, then the trace.
+# Then the same notebook exported as a graph bundle and run with no kernel (`agentcore run local`),
+# from the notebook's folder, where its cells read their files.
 demo: setup
 	@$(PY) -m agentcore_nb.cli agent run notebooks/00-showcase.ipynb --agent support \
 		--prompt "Where is my order 1234? Was my refund processed?"
+	@$(PY) -m agentcore_nb.cli export notebooks/00-showcase.ipynb -o build/showcase-bundle
+	@cd notebooks && $(CURDIR)/$(PY) -m agentcore_nb.cli run local ../build/showcase-bundle
 
 lint: setup
 	$(VENV)/bin/ruff check agentcore_nb tests bench

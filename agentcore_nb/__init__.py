@@ -42,6 +42,9 @@ _LAZY = {
     "AgentResult": "agentcore_nb.agent",
     "complete_text": "agentcore_nb.models",
     "Identity": "agentcore_nb.identity",
+    "export_notebook": "agentcore_nb.export",
+    "load_bundle": "agentcore_nb.export",
+    "run_bundle": "agentcore_nb.export",
 }
 
 
@@ -102,10 +105,13 @@ __all__ = [
     "ToolSpec",
     "__version__",
     "complete_text",
+    "export_notebook",
+    "load_bundle",
     "load_graph",
     "load_ipython_extension",
     "open_event_log",
     "register_executor",
+    "run_bundle",
     "save_graph",
     "unload_ipython_extension",
 ]

@@ -12,10 +12,31 @@ checks are in ``docs/security.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from .errors import NotPermittedError
+
+#: Ids of single-use tokens spent inside the current boundary call (see :func:`one_call`).
+SPENT_IN_CALL: ContextVar[set[str] | None] = ContextVar("agentcore_spent_in_call", default=None)
+
+
+@contextmanager
+def one_call() -> Iterator[None]:
+    """One boundary call: a single-use token is spent once for all of it, however many scopes it
+    checks (``code:exec`` and ``net:HOST:PORT``; each namespace of a batch) and whatever boundary it
+    crosses inside (the gateway's built-in interpreter tools). Nested calls join the outer one;
+    the context (and so the spent ids) follows the call into worker threads and event loops."""
+    if SPENT_IN_CALL.get() is not None:
+        yield
+        return
+    reset = SPENT_IN_CALL.set(set())
+    try:
+        yield
+    finally:
+        SPENT_IN_CALL.reset(reset)
 
 
 class Authorizer(Protocol):
@@ -52,4 +73,13 @@ def authorize(
     return authorizer(services).authorize(token, scope, session_id=session_id)
 
 
-__all__ = ["ALLOW_ALL", "AllowAll", "Authorizer", "NotPermittedError", "authorize", "authorizer"]
+__all__ = [
+    "ALLOW_ALL",
+    "SPENT_IN_CALL",
+    "AllowAll",
+    "Authorizer",
+    "NotPermittedError",
+    "authorize",
+    "authorizer",
+    "one_call",
+]

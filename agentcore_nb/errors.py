@@ -39,6 +39,10 @@ class StoreLockedError(EventLogError):
     """Another process holds the project's database for writing."""
 
 
+class DatabaseDamagedError(EventLogError):
+    """The project's database file (or its write-ahead log) is damaged: empty, garbage, truncated."""
+
+
 class NodeError(AgentcoreError):
     """A node failed; ``error`` is its one-line error (``Type: message``)."""
 

@@ -41,6 +41,15 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a damaged database met where no component wrapped the error
+        from ..db import damage_error
+        from ..home import database_path
+
+        damaged = damage_error(database_path(), exc) if "duckdb" in type(exc).__module__ else None
+        if damaged is None:
+            raise
+        typer.echo(f"error: {damaged}", err=True)
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]

@@ -181,7 +181,7 @@ class DuckDBEventLog(EventLog):
     # ------------------------------------------------------------------ reading
     def _query(self, sql: str, params: list | None = None) -> list[tuple]:
         self.flush()
-        with self._db.lock:
+        with self._db.lock, self._db.damage_as_error():
             return self._db.con.execute(sql, params or []).fetchall()  # type: ignore[no-any-return]
 
     def events(

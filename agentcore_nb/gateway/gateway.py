@@ -28,7 +28,7 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from ..authz import authorize
+from ..authz import authorize, one_call
 from ..errors import AgentcoreError
 from ..events import ActionEvent
 from ..runtime.emitting import emit as emit_event
@@ -341,7 +341,7 @@ class Gateway:
              session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
         """Call a tool and return its output (raises :class:`ToolError` with one line)."""
         arguments = {} if arguments is None else arguments
-        with _CallTrace(self, ref, arguments, ctx) as record:
+        with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             fn = self._sync_target(spec)
             if fn is not None:
@@ -359,7 +359,7 @@ class Gateway:
     async def acall(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
                     session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
         arguments = {} if arguments is None else arguments
-        with _CallTrace(self, ref, arguments, ctx) as record:
+        with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             value = await self._dispatch(spec, arguments, token, session_id, ctx)
             record.output = self._check_output(spec, value)

@@ -1,7 +1,8 @@
 """Issuance in the runtime: every node invocation gets its own token, narrowed to what it needs.
 
 The run's root is the caller's token (``runtime.run(..., token=)``, verified at provision and
-bound to the run's session) or, without one, the local owner. Each node's token carries the
+bound to the run's session; a single-use token is spent there, the run being its one use) or,
+without one, the local owner. Each node's token carries the
 scopes the node asks for (:mod:`.derive`), intersected with its parent's: the run token for a
 top-level node, the enclosing node's token for a child (``parent/child``, e.g. an agent's tool
 calls and sub-agents). So a child never holds what its parent lacked; what was withheld is named
@@ -63,6 +64,8 @@ class IdentityHook(RunHook):
                 claims[""] = identity.verify(token, session_id=run.session_id)
             except InvalidTokenError as exc:
                 raise NotPermittedError(f"not permitted: run (the run's token: {exc.reason})") from None
+            if claims[""].once and not identity.spend(claims[""]):  # the run is its one use
+                raise NotPermittedError("not permitted: run (the run's token: single-use token already used)")
         run.state[_CLAIMS] = claims
         run.state[_ISSUED] = _Issued()
         run.state["identity.service"] = identity

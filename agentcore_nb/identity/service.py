@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from ..authz import SPENT_IN_CALL
 from ..errors import NotPermittedError
 from ..events import AccessDenied
 from .errors import IdentityError
@@ -88,6 +89,8 @@ class Identity:
 
     def __init__(self, home: str | Path | Any, *, require_token: bool | None = None) -> None:
         base = home if isinstance(home, (str, os.PathLike)) else home.home  # a dir, or a Project
+        #: The project whose log records denials of tokens no running node holds (direct calls).
+        self._project = None if isinstance(home, (str, os.PathLike)) else home
         self.dir = Path(base) / "identity"
         self.keys = KeyStore(self.dir)
         self.revocations = Revocations(self.keys)
@@ -205,6 +208,15 @@ class Identity:
         wider = escalations(claims.scopes, wanted)
         if wider:
             raise NotPermittedError(f"not permitted: {_safe(wider[0])} (not granted to the parent token)")
+        if claims.once:  # the parent's one use becomes the child's: it cannot be multiplied
+            if not self.spend(claims):
+                raise self._deny(
+                    "delegation",
+                    "single-use token already used",
+                    parent if isinstance(parent, str) else None,
+                    claims,
+                )
+            once = True
         return self._mint(agent, wanted, ttl=ttl, parent=claims, once=once)[0]
 
     def _mint(
@@ -316,19 +328,30 @@ class Identity:
             raise self._deny(scope, "malformed scope", token, None) from None
         try:
             live = self._live.get(token)
-            if (
-                live is not None
-            ):  # minted by this process for a running node: the same checks minus the signature
-                claims = self._check_live(live[1], session_id)
-            else:
-                claims = self.verify(token, session_id=session_id)
+            # minted by this process for a running node: the same checks minus the signature
+            claims = self._check_live(live[1], None) if live is not None else self.verify(token)
         except InvalidTokenError as exc:
             raise self._deny(scope, exc.reason, token, None) from None
+        if session_id is not None and not same_session(claims.session, session_id):
+            raise self._deny(scope, "token is for another session", token, claims)
         if not claims.allows(scope):
             raise self._deny(scope, "scope not granted", token, claims)
-        if claims.once and not self.replay.consume(claims.jti, claims.expires):
+        if claims.once and not self.spend(claims):
             raise self._deny(scope, "single-use token already used", token, claims)
         return claims
+
+    def spend(self, claims: Claims) -> bool:
+        """Use up a single-use token: True the first time in any process of the project (the
+        ``used/`` files), and again only inside the boundary call that spent it
+        (:func:`agentcore_nb.authz.one_call`); False once spent."""
+        spent = SPENT_IN_CALL.get()
+        if spent is not None and claims.jti in spent:
+            return True
+        if not self.replay.consume(claims.jti, claims.expires):
+            return False
+        if spent is not None:
+            spent.add(claims.jti)
+        return True
 
     def _deny(self, scope: str, reason: str, token: str | None, claims: Claims | None) -> NotPermittedError:
         """The error, and the record of it: an AccessDenied event in the run of the node that held
@@ -354,6 +377,13 @@ class Identity:
                         {"agentcore.scope": _safe(scope), "agentcore.reason": reason},
                     )
             except Exception:  # recording a denial must never turn it into another error
+                log.debug("could not record an access denial", exc_info=True)
+        elif token is not None and self._project is not None:  # a direct call: the project's log
+            try:
+                event = AccessDenied(scope=_safe(scope), reason=reason, agent=agent, jti=jti)
+                event.session_id = claims.session if claims is not None else ""
+                self._project.event_log.append(event)
+            except Exception:
                 log.debug("could not record an access denial", exc_info=True)
         log.info("%s%s", message, f" [agent {agent}]" if agent else "")
         return NotPermittedError(message)

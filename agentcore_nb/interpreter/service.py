@@ -3,8 +3,10 @@
 Shaped like AgentCore's code interpreter tools: ``execute_code`` (``executeCode``),
 ``execute_command``, ``write_files``, ``read_files``, ``list_files``, ``remove_files``, and
 ``stop_session``. Every call asks identity for ``code:exec`` (and ``net:HOST:PORT`` for each
-permitted pair), and every execution is an :class:`ActionEvent` plus an OpenTelemetry span
-(``execute_tool code_interpreter``).
+permitted pair) *in that session*: a token holds the sandbox sessions named after its own
+conversation (``SID``, ``run-SID``) and the ones it created; any other is refused (an
+``AccessDenied`` event, one line). The local owner's untokened calls reach every session. Every
+execution is an :class:`ActionEvent` plus an OpenTelemetry span (``execute_tool code_interpreter``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from ..authz import authorize
-
-# Sandbox session names are not conversation ids, so the token's session is not matched here
-# (the gateway and memory bind tokens to the caller's session).
+from ..authz import authorize, one_call
 from ..errors import NotPermittedError
 from ..eventlog.base import EventLog
 from ..events import ActionEvent
@@ -32,12 +31,14 @@ from ..runtime.emitting import current_node
 from ..runtime.emitting import emit as emit_event
 from .limits import InterpreterError, Limits, parse_host_port
 from .netrelay import NetRelay
+from .pool import SandboxPool, pool_sizes
 from .result import ExecutionResult
 from .sandbox import Bubblewrap, normalize_language
 from .session import CodeSession, check_session_name
 
 TOOL_NAME = "code_interpreter"
 DEFAULT_SESSION = "default"
+_UNCLAIMED = object()
 _live: weakref.WeakSet[Interpreter] = weakref.WeakSet()
 
 
@@ -51,7 +52,9 @@ class Interpreter:
     """Sandboxed Python / JavaScript / R sessions under ``root`` (a directory this object owns).
 
     ``unsafe_local=True`` runs code without isolation (every result says so); otherwise bubblewrap
-    is required and its absence is an error that says how to install it.
+    is required and its absence is an error that says how to install it. As root each session gets
+    a uid of its own; otherwise the sandbox is rootless (user namespaces). ``pool`` keeps
+    pre-warmed sandboxes per language for new sessions (``True``, a size, or {language: size}).
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class Interpreter:
         services: Mapping[str, Any] | None = None,
         tracer_provider: Any = None,
         bwrap: str | None = None,
+        pool: bool | int | Mapping[str, int] = False,
     ) -> None:
         self.root = Path(root)
         self.limits = limits or Limits()
@@ -75,16 +79,25 @@ class Interpreter:
         self.tracer = trace.get_tracer("agentcore_nb.interpreter", tracer_provider=tracer_provider)
         self._bwrap = None if self.unsafe_local else Bubblewrap(bwrap)
         self._sessions: dict[str, CodeSession] = {}
+        #: Who holds each session name: the token session (``sid``) that first used it, or None for
+        #: the local owner. Dropped with the session.
+        self._owners: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self._relay = NetRelay()
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._wake = threading.Event()
+        # pre-warmed sandboxes (``pool=True``, a size, or {language: size}); off by default
+        sizes = pool_sizes(pool)
+        self._pool = SandboxPool(self.root, self._bwrap, self.limits, sizes) if sizes else None
         _live.add(self)
 
     # ------------------------------------------------------------------ sessions
-    def session(self, name: str = DEFAULT_SESSION) -> CodeSession:
-        """The named session, started on first use."""
+    def session(
+        self, name: str = DEFAULT_SESSION, *, language: str | None = None, limits: Limits | None = None
+    ) -> CodeSession:
+        """The named session, started on first use (from the pool, when it has a sandbox ready
+        for ``language`` with these ``limits``)."""
         check_session_name(name)
         with self._lock:
             if self._closed:
@@ -92,7 +105,12 @@ class Interpreter:
             found = self._sessions.get(name)
             if found is None or found.closed:
                 self.root.mkdir(parents=True, exist_ok=True)
-                found = CodeSession(name, self.root, bwrap=self._bwrap, limits=self.limits, relay=self._relay)
+                warm = None
+                if self._pool is not None and language is not None:
+                    warm = self._pool.take(language, limits or self.limits)
+                found = CodeSession(
+                    name, self.root, bwrap=self._bwrap, limits=self.limits, relay=self._relay, warm=warm
+                )
                 self._sessions[name] = found
                 self._start_reaper()
             return found
@@ -104,9 +122,10 @@ class Interpreter:
     def stop_session(self, name: str, *, token: str | None = None) -> bool:
         """Stop a session: every process is killed and its files deleted. False if there was none."""
         check_session_name(name)
-        authorize(self.services, token, "code:exec")
+        self._hold(token, name)
         with self._lock:
             found = self._sessions.pop(name, None)
+            self._owners.pop(name, None)
         if found is None:
             return False
         found.stop()
@@ -127,6 +146,7 @@ class Interpreter:
                 with self._lock:
                     if self._sessions.get(name) is sess:
                         del self._sessions[name]
+                        self._owners.pop(name, None)
                 sess.stop()
                 stopped.append(name)
             finally:
@@ -152,7 +172,10 @@ class Interpreter:
         with self._lock:
             self._closed = True
             sessions, self._sessions = list(self._sessions.values()), {}
+            self._owners.clear()
         self._wake.set()
+        if self._pool is not None:
+            self._pool.close()
         for s in sessions:
             s.stop()
         self._relay.close()
@@ -172,15 +195,40 @@ class Interpreter:
             base = base.replace(wall_seconds=float(timeout))
         return base
 
+    def _hold(self, token: str | None, session: str, more: tuple[str, ...] = ()) -> None:
+        """``code:exec`` (and ``more`` scopes) for ``token`` in ``session``, all as one boundary call
+        (a single-use token is spent once). A token holds the sessions of its own conversation
+        (identity's ``same_session``: ``SID``, ``run-SID``) and names it was the first to use;
+        ``run-...`` names belong to their conversation only. A session the local owner (no token)
+        started is held only by the conversation it is named after."""
+        check_session_name(session)
+        with self._lock:
+            owner = self._owners.get(session, _UNCLAIMED)
+            live = self._sessions.get(session)
+            if owner is _UNCLAIMED and live is not None and not live.closed:  # from session()
+                owner = self._owners[session] = None
+        if owner is _UNCLAIMED:
+            bound = session if session.startswith("run-") else None
+        else:
+            bound = session if owner is None else owner  # type: ignore[assignment]
+        with one_call():
+            claims = authorize(self.services, token, "code:exec", session_id=bound)
+            for scope in more:
+                authorize(self.services, token, scope, session_id=bound)
+            if owner is _UNCLAIMED:
+                holder = getattr(claims, "session", None)
+                with self._lock:
+                    current = self._owners.setdefault(session, holder)
+                if current != holder and claims is not None:  # another caller claimed it just now
+                    authorize(self.services, token, "code:exec", session_id=current or session)
+
     def _permit(self, token: str | None, session: str, allow_net: Any) -> list[tuple[str, int]]:
-        authorize(self.services, token, "code:exec")
         if allow_net is None:
-            return []
-        if isinstance(allow_net, str):
+            allow_net = []
+        elif isinstance(allow_net, str):
             allow_net = [allow_net]
         pairs = [parse_host_port(x) for x in allow_net]
-        for host, port in pairs:
-            authorize(self.services, token, f"net:{host}:{port}")
+        self._hold(token, session, tuple(f"net:{host}:{port}" for host, port in pairs))
         return pairs
 
     def execute_code(
@@ -215,7 +263,7 @@ class Interpreter:
             token,
             allow_net,
             ctx,
-            lambda pairs: self.session(session).execute_code(
+            lambda pairs: self.session(session, language=lang, limits=lim).execute_code(
                 code, lang, limits=lim, clear_context=bool(clear_context), allow_net=pairs
             ),
         )
@@ -347,25 +395,25 @@ class Interpreter:
     def write_files(
         self, content: list[dict[str, Any]], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec")
+        self._hold(token, session)
         return self.session(session).write_files(content)
 
     def read_files(
         self, paths: list[str], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec")
+        self._hold(token, session)
         return self.session(session).read_files(paths)
 
     def list_files(
         self, path: str = ".", *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[dict[str, Any]]:
-        authorize(self.services, token, "code:exec")
+        self._hold(token, session)
         return self.session(session).list_files(path)
 
     def remove_files(
         self, paths: list[str], *, session: str = DEFAULT_SESSION, token: str | None = None
     ) -> list[str]:
-        authorize(self.services, token, "code:exec")
+        self._hold(token, session)
         return self.session(session).remove_files(paths)
 
     def __enter__(self) -> Interpreter:

@@ -32,6 +32,7 @@ PROVIDERS: dict[str, str] = {
     "code": "agentcore_nb.interpreter.executor",
     "reason": "agentcore_nb.models.executor",
     "agent": "agentcore_nb.agent.executor",
+    "mesh": "agentcore_nb.mesh.executor",
 }
 
 #: Span operation names by kind (OpenTelemetry GenAI ``gen_ai.operation.name``).
@@ -42,6 +43,7 @@ OPERATIONS: dict[str, str] = {
     "reason": "chat",
     "memory": "search_memory",
     "agent": "invoke_agent",
+    "mesh": "invoke_agent",
 }
 
 

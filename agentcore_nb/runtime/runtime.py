@@ -316,7 +316,9 @@ class Runtime:
 
     # ------------------------------------------------------------------ resume
     def resume(self, run_id: str) -> RunResult:
-        """Continue a run that was interrupted: committed nodes are not run again."""
+        """Continue a run that was interrupted or failed: committed successes are kept, failed and
+        skipped nodes run again. A run that succeeded or was cancelled is final (its result is read
+        back from the log)."""
         events = self.log.events(run_id)
         if not events:
             raise AgentcoreError(f"no run '{run_id}' in the event log")
@@ -371,14 +373,20 @@ def _encode_input(value: Any) -> Any:
         return {"$unsaved": type(value).__name__}
 
 
+#: Outcomes a resume does not reopen: success, and a cancellation the user asked for. A failure may
+#: be passing (a module missing that time, a service down), so a failed run can be resumed again.
+FINAL_STATUSES = ("succeeded", "cancelled")
+
+
 def _finished_status(events: list[Event]) -> str | None:
+    """The run's status when it is final, else None (interrupted, or failed: resumable)."""
     status = None
     for e in events:
         if isinstance(e, RunExecuted):
             status = e.status
         elif isinstance(e, RunResumed):
             status = None
-    return status
+    return status if status in FINAL_STATUSES else None
 
 
 def _committed_state(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ...memory.records import MemoryStoreError
+from ..nodes import memory_config
 from .framework import MagicCall, magic
 from .tables import table_bundle
 
@@ -29,6 +30,7 @@ def _json_object(text: str | None, what: str) -> dict[str, Any] | None:
 @magic(
     "memory",
     help="Long-term memory: add, search, list, forget, stats.",
+    kind="memory",
     epilog='Examples:\n  %memory add "Refund issued for order 1234" -n support/refunds\n'
     '  %memory search "refund 1234" -n support/ -k 3\n  %memory list -n support/\n  %memory stats',
 )
@@ -36,6 +38,8 @@ def memory_magic(call: MagicCall) -> Any:
     args = call.args
     memory = _memory(call)
     sub = args.subcommand
+    if sub in ("add", "search", "forget"):
+        call.metadata["config"] = memory_config(args)
     if sub == "add":
         meta = _json_object(args.metadata, "--metadata")
         record = memory.add(" ".join(args.text), namespace=args.namespace, metadata=meta)
