@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from ..runtime.live import LiveNode, LiveRun
     from .session import NotebookSession
 
+#: A cell's span is ``execute_node <name>`` whatever its kind: the cell runs code; the tool call,
+#: agent run or memory search inside it opens its own span (``execute_tool ...``), a child of this one.
+CELL_OPERATION = "execute_node"
+
 Execute = Callable[[list[ast.stmt], str], Awaitable[bool]]
 
 
@@ -180,7 +184,7 @@ class CellRunner:
         t0 = time.perf_counter()
         self._in_cell = 0.0
         try:
-            current = self.live.node(spec.node())
+            current = self.live.node(spec.node(), operation=CELL_OPERATION)
         except Exception as exc:  # the engine is unusable here: the cell still runs, as stock
             if not self._warned:
                 self._warned = True
@@ -285,7 +289,7 @@ class CellRunner:
         spec = CellSpec(
             name, cell.kind, cell.policy, cell.cell_id, cell.source, {"fallback_for": origin.name}
         )
-        node = self.live.node(spec.node())
+        node = self.live.node(spec.node(), operation=CELL_OPERATION)
         return await self._attempts(node, spec, tree.body, fb_name, execute, result, visited)
 
 

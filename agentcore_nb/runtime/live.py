@@ -95,12 +95,12 @@ class LiveRun:
     def session_id(self) -> str:
         return self.run.session_id
 
-    def node(self, node: Node, *, node_id: str | None = None) -> LiveNode:
+    def node(self, node: Node, *, node_id: str | None = None, operation: str | None = None) -> LiveNode:
         """Start executing ``node`` (its span opens now); drive it with ``start`` / ``succeeded`` /
-        ``failed``."""
+        ``failed``. ``operation`` names the span (default: the kind's GenAI operation)."""
         if self.closed:
             raise AgentcoreError(f"run {self.run_id} is closed")
-        return LiveNode(self, node, node_id or node.name)
+        return LiveNode(self, node, node_id or node.name, operation)
 
     def close(self, status: str = "succeeded", error: str = "") -> None:
         """End the run: ``RunExecuted`` (``succeeded`` or ``cancelled``), the hooks, ``RunVanished``."""
@@ -131,11 +131,11 @@ class LiveRun:
 class LiveNode:
     """One execution of a node whose body the caller runs, attempt by attempt."""
 
-    def __init__(self, live: LiveRun, node: Node, node_id: str) -> None:
+    def __init__(self, live: LiveRun, node: Node, node_id: str, operation: str | None = None) -> None:
         self.live = live
         self.node = node
         run = live.run
-        operation = OPERATIONS.get(node.kind, "execute_node")
+        operation = operation or OPERATIONS.get(node.kind, "execute_node")
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "agentcore.node.name": node.name,
