@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
 import sys
 
@@ -123,13 +124,19 @@ def test_a_run_started_inside_a_node_is_its_child():
 def test_runs_a_dead_process_left_open_are_closed_with_their_running_node(tmp_path):
     log = DuckDBEventLog(tmp_path / "b.duckdb")
     rt = Runtime(log)
-    live = LiveRun(rt, "nb", session_id="old")
-    done = live.node(Node("done"))
-    done.start()
-    done.succeeded()
-    hung = live.node(Node("hung"))
-    hung.start()
-    log.flush()  # the process "dies" here: nothing closes the run
+
+    def doomed_process() -> LiveRun:
+        live = LiveRun(rt, "nb", session_id="old")
+        done = live.node(Node("done"))
+        done.start()
+        done.succeeded()
+        hung = live.node(Node("hung"))
+        hung.start()  # stays current in this (copied) context only
+        log.flush()  # the process "dies" here: nothing closes the run
+        return live
+
+    live = contextvars.copy_context().run(doomed_process)
+    assert current_node() is None
     closed = close_interrupted(log, "notebook")
     assert closed == [live.run_id]
     events = log.events(live.run_id)
