@@ -195,11 +195,14 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
                 if o.ok and isinstance(value, dict) and targets[o.call.name].agent is not None:
                     usage = usage + Usage.from_dict(value.get("usage"))
                     value = {"agent": value.get("agent"), "answer": value.get("answer")}
+                value = _for_model(value) if o.ok else value
                 messages.append(
                     tool_result_message(
                         o.call.id, o.call.name, value if o.ok else f"error: {value}", is_error=not o.ok
                     )
                 )
+                if o.ok and isinstance(value, _WithImages):
+                    messages[-1]["images"] = value.images
                 if memory is not None:
                     memory.session(history_key).add("tool", f"{o.call.name}: {_brief(value) or '(empty)'}")
             _check_budget(agent, usage, step)
@@ -264,6 +267,27 @@ def _check_budget(agent: Agent, usage: Usage, step: int) -> None:
             f"agent {agent.name!r} stopped at step {step}: it used {usage.total_tokens} tokens, "
             f"over its budget of {agent.max_tokens} (max_tokens)"
         )
+
+
+class _WithImages(str):
+    """A tool result's text for the model, carrying the images a multimodal model can take."""
+
+    images: list[dict[str, str]]
+
+
+def _for_model(value: Any) -> Any:
+    """A rich MCP result as text with short stand-ins for its non-text parts (what a model that
+    takes no images, like the offline reasoner, sees) plus its images for the providers that do."""
+    if not (isinstance(value, dict) and isinstance(value.get("content"), list)):
+        return value
+    from ..gateway.content import model_parts
+
+    text, images = model_parts(value)
+    if not isinstance(text, str):
+        return value
+    out = _WithImages(text)
+    out.images = images
+    return out
 
 
 def _brief(value: Any, limit: int = 300) -> str:

@@ -27,18 +27,39 @@ def export_cmd(
     typer.echo(f"exported {notebook} -> {path} (run it: agentcore run local {path})")
 
 
-def run_local_cmd(source: Path, input: str | None, session: str | None, as_json: bool) -> None:
+def run_local_cmd(
+    source: Path,
+    input: str | None,
+    session: str | None,
+    as_json: bool,
+    backend: str = "local",
+    address: str = "",
+) -> None:
     """Run a bundle (or a notebook) in-process; print the result, the run id and the trace summary."""
     import json
 
+    from ..errors import AgentcoreError
     from ..export.runner import jsonable, result_value, run_local
     from ..observability.summary import format_run_summary
     from ..project import Project
     from .runs import parse_json_option
 
     given = parse_json_option(input)
+    if backend not in ("local", "ray"):
+        raise AgentcoreError(f"--backend must be local or ray, got {backend!r}")
+    if address and backend != "ray":
+        raise AgentcoreError("--address is for --backend ray")
     with Project.current() as project:
-        result = run_local(source, given, session_id=session, project=project)
+        ray = None
+        if backend == "ray":
+            from ..runtime.ray_backend import use_ray
+
+            ray = use_ray(project.runtime(), address)
+        try:
+            result = run_local(source, given, session_id=session, project=project)
+        finally:
+            if ray is not None:
+                ray.shutdown()
         events = project.event_log.events(result.run_id)
         value = result_value(result.output)
         if as_json:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +70,22 @@ def register(
         str | None, typer.Option("--api-key-secret", help="Secret NAME for an API key.")
     ] = None,
     api_key_header: Annotated[str, typer.Option("--api-key-header")] = "X-API-Key",
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="With --mcp: NAME=VALUE the server is started with (repeatable)."),
+    ] = None,
+    env_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env-secret",
+            help="With --mcp: pass secret NAME to the server, read at each call from the environment "
+            "or secrets.json; never stored (repeatable).",
+        ),
+    ] = None,
+    startup_timeout: Annotated[
+        float | None,
+        typer.Option("--startup-timeout", help="With --mcp: seconds a server may take to start."),
+    ] = None,
 ) -> None:
     """Register a tool (or every operation of an OpenAPI document, or every tool of an MCP server)."""
     from ..gateway.targets import resolve_ref
@@ -76,6 +94,11 @@ def register(
     targets = [t for t in (url, python, openapi, mcp) if t]
     if len(targets) > 1:
         raise AgentcoreError("choose one target: --url, --python, --openapi or --mcp")
+    if (env or env_secret or startup_timeout) and not mcp:
+        raise AgentcoreError("--env, --env-secret and --startup-timeout apply to --mcp servers")
+    from ..gateway.mcp_client import parse_env
+
+    plain_env, secret_names = parse_env(env, env_secret)
     auth = None
     if bearer_secret:
         auth = {"type": "bearer", "secret": bearer_secret}
@@ -88,7 +111,9 @@ def register(
         elif mcp:
             if not name:
                 raise AgentcoreError("--mcp needs --name (the prefix for the server's tools)")
-            regs = gw.register_mcp(mcp, prefix=name)
+            regs = gw.register_mcp(
+                mcp, prefix=name, env=plain_env, env_secrets=secret_names, startup_timeout=startup_timeout
+            )
         elif python:
             fn = resolve_ref(python)
             definition = _definition(name or fn.__name__, schema, description) if schema else None
@@ -112,6 +137,8 @@ def register(
             typer.echo(reg.summary())
             if reg.spec.target.get("type") == "none":
                 typer.echo(f"  {reg.spec.name} has no target yet: calls will say how to bind one")
+        for label, why in getattr(regs, "refused", []):
+            typer.echo(f"refused {label}: {why}")
 
 
 @gateway_app.command("list")
@@ -140,24 +167,89 @@ def show(name: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")]) -> N
             {"auth": {"type": spec.target["auth"]["type"], "secret": spec.target["auth"]["secret"]}}
             if spec.target.get("auth") else {}
         )  # fmt: skip
+        if spec.target.get("type") == "mcp":
+            from ..gateway.mcp_client import received
+
+            data["target"] = {k: v for k, v in data["target"].items() if k not in ("env", "env_secrets")}
+            data["target"]["receives"] = received(spec.target)  # names only, never a value
         data["versions"] = gw.registry.versions(spec.name) if spec.target.get("type") != "builtin" else []
         typer.echo(json.dumps(data, indent=2))
+
+
+class _Progress:
+    """An MCP server's progress notifications as a tqdm bar on stderr (made on the first one)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.bar: Any = None
+
+    def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.name, file=sys.stderr, leave=False)
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = progress
+        if message:
+            self.bar.set_postfix_str(message, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_result(value: Any, save_dir: Path, stem: str) -> None:
+    """Text as text; images, audio and binary resources written to files, each named."""
+    from ..gateway.content import as_tool_result, save_binaries, stand_in
+
+    result = as_tool_result(value)
+    if result is None:
+        typer.echo(json.dumps(value, indent=2, default=repr))
+        return
+    for block in result.content:
+        kind = block.get("type")
+        if kind == "text":
+            typer.echo(block["text"])
+        elif kind == "resource_link" or (kind == "resource" and "text" in (block.get("resource") or {})):
+            typer.echo(stand_in(block))
+    if result.structured is not None:
+        typer.echo(json.dumps(result.structured, indent=2, default=repr))
+    from ..gateway.content import binary_parts
+
+    parts = binary_parts(result)
+    for path, (kind, mime, data) in zip(save_binaries(result, save_dir, stem), parts, strict=True):
+        typer.echo(f"saved {kind} {mime} ({len(data)} bytes) to {path}")
 
 
 @gateway_app.command("call")
 def call(
     name: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")],
     input: Annotated[str, typer.Option("--input", "-i", help="Arguments as a JSON object.")] = "{}",
+    save_dir: Annotated[
+        Path, typer.Option("--save-dir", help="Where images, audio and binary resources are written.")
+    ] = Path("."),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show an MCP server's stderr (always in the log).")
+    ] = False,
 ) -> None:
-    """Call a tool; prints its output as JSON."""
+    """Call a tool; prints its output (JSON, or the text of an MCP result with its files named)."""
     from ..project import Project
 
     try:
         arguments = json.loads(input)
     except json.JSONDecodeError as exc:
         raise AgentcoreError(f"--input is not JSON: {exc.msg}") from None
+    progress = _Progress(name)
     with Project() as project:
-        typer.echo(json.dumps(_gateway(project).call(name, arguments), indent=2, default=repr))
+        try:
+            value = _gateway(project).call(
+                name, arguments, progress=progress, echo=sys.stderr if verbose else None
+            )
+        finally:
+            progress.close()
+        _print_result(value, save_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", name))
 
 
 @gateway_app.command("search")
@@ -185,10 +277,21 @@ def serve_mcp(
     http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8765,
+    require_auth: Annotated[
+        bool, typer.Option("--require-auth", help="Bearer token on loopback too.")
+    ] = False,
+    jwks_url: Annotated[str, typer.Option("--jwks-url", help="Accept JWTs of this issuer's JWKS.")] = "",
+    audience: Annotated[str, typer.Option("--audience", help="The audience those JWTs name.")] = "",
 ) -> None:
-    """Expose the registry's tools to MCP clients (stdio by default)."""
+    """Expose the registry's tools to MCP clients (stdio by default). Over HTTP beyond loopback
+    (or with --require-auth) a bearer token with tool:* is required."""
     from ..gateway.mcp_server import serve
     from ..project import Project
+    from ..serve.config import AuthConfig
 
+    auth = AuthConfig(required=require_auth, jwks_url=jwks_url, audience=audience)
+    if bool(jwks_url) != bool(audience):
+        raise AgentcoreError("an external JWT issuer needs both --jwks-url and --audience")
     with Project() as project:
-        serve(_gateway(project), transport="http" if http else "stdio", host=host, port=port)
+        serve(_gateway(project), transport="http" if http else "stdio", host=host, port=port,
+              auth=auth, project=project)  # fmt: skip

@@ -63,6 +63,8 @@ def run(
     ] = None,
     durability: Annotated[str, typer.Option(help="async (group commit) or sync.")] = "async",
     as_json: Annotated[bool, typer.Option("--json", help="(local) Print one JSON object.")] = False,
+    backend: Annotated[str, typer.Option("--backend", help="(local) local, or ray.")] = "local",
+    address: Annotated[str, typer.Option("--address", help="(local) Ray address (default: local Ray).")] = "",
 ) -> None:
     """Run a graph file locally; print its output, then a one-screen summary of its events.
 
@@ -76,7 +78,7 @@ def run(
             )
         from .export import run_local_cmd
 
-        run_local_cmd(source, input, session, as_json)
+        run_local_cmd(source, input, session, as_json, backend=backend, address=address)
         return
     if source is not None:
         raise AgentcoreError(

@@ -262,6 +262,32 @@ def write_bundle(plan: Plan, out: Path) -> Path:
     return out
 
 
+def write_graph_bundle(spec: dict[str, Any], cells: str, out: Path, *, requirements: str = "") -> Path:
+    """A bundle from a hand-written graph spec and its ``cells.py`` (no notebook): what
+    ``agentcore serve`` and ``run local`` load, for graphs written in code."""
+    files = {
+        "graph.json": _json(spec),
+        "cells.py": cells.encode("utf-8"),
+        "definitions.json": _json({}),
+        "memory.json": _json([]),
+        "requirements.txt": (requirements or f"agentcore-nb=={__version__}\n").encode("utf-8"),
+        "README.md": f"# {spec.get('name', 'graph')}\n\nWritten from a graph spec.\n".encode(),
+    }
+    manifest = {
+        "agentcore_bundle": BUNDLE_FORMAT,
+        "name": spec.get("name", "graph"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "agentcore_nb": __version__,
+        "files": {name: sha256(data) for name, data in sorted(files.items())},
+    }
+    files[MANIFEST] = _json(manifest)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return out
+
+
 @dataclass(slots=True)
 class Bundle:
     """A bundle read from disk, every file checked against the manifest."""
@@ -331,4 +357,4 @@ def load_bundle(path: Path) -> Bundle:
     return Bundle(path, manifest, graph, defs, data["cells.py"])
 
 
-__all__ = ["Bundle", "bundle_files", "load_bundle", "write_bundle"]
+__all__ = ["Bundle", "bundle_files", "load_bundle", "write_bundle", "write_graph_bundle"]

@@ -110,6 +110,31 @@ def install_definitions(bundle: Bundle, module: ModuleType, project: Any) -> Non
         project.services["models"].use(model["model"], base_url=model.get("base_url"))
 
 
+class LoadedBundle:
+    """A bundle made ready once (module loaded, graph built, definitions installed in the project);
+    each :meth:`run` then costs only the input check and the run. ``run local`` runs it once,
+    ``agentcore serve`` once per request: one runner."""
+
+    def __init__(self, bundle: Bundle, project: Any = None) -> None:
+        from ..project import Project
+
+        self.bundle = bundle
+        self.module = load_module(bundle)
+        self.graph = build_graph(bundle, self.module)
+        self.project = project or Project.current()
+        install_definitions(bundle, self.module, self.project)
+
+    @property
+    def name(self) -> str:
+        return str(self.graph.name)
+
+    def run(self, given: Any = None, **kwargs: Any) -> Any:
+        """Check ``given`` against the parameters and run the graph on the project's runtime
+        (``session_id``, ``run_id``, ``token``, ``context``, ``state`` as :meth:`Runtime.run`)."""
+        value = run_input(self.bundle, given)
+        return self.project.runtime().run(self.graph, value, **kwargs)
+
+
 def run_bundle(
     bundle: Bundle,
     given: Any = None,
@@ -119,14 +144,8 @@ def run_bundle(
     run_id: str | None = None,
 ) -> Any:
     """Run the bundle; returns the :class:`RunResult`."""
-    from ..project import Project
-
-    value = run_input(bundle, given)
-    module = load_module(bundle)
-    graph = build_graph(bundle, module)
-    project = project or Project.current()
-    install_definitions(bundle, module, project)
-    return project.runtime().run(graph, value, session_id=session_id, run_id=run_id)
+    run_input(bundle, given)  # refused before anything loads
+    return LoadedBundle(bundle, project).run(given, session_id=session_id, run_id=run_id)
 
 
 def result_value(output: Any) -> Any:
@@ -173,4 +192,12 @@ def run_local(
     return run_bundle(load_bundle(source), given, project=project, session_id=session_id)
 
 
-__all__ = ["build_graph", "load_module", "result_value", "run_bundle", "run_input", "run_local"]
+__all__ = [
+    "LoadedBundle",
+    "build_graph",
+    "load_module",
+    "result_value",
+    "run_bundle",
+    "run_input",
+    "run_local",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..project import register_service
+from .content import ToolResult
 from .gateway import Gateway, Registration, prefixed
 from .spec import (
     ToolError,
@@ -24,6 +25,7 @@ __all__ = [
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
+    "ToolResult",
     "ToolSchemaError",
     "ToolSpec",
     "ToolTargetError",

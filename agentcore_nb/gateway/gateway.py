@@ -33,7 +33,10 @@ from ..errors import AgentcoreError
 from ..events import ActionEvent
 from ..runtime.emitting import emit as emit_event
 from ..runtime.workers import LoopThread
+from . import mcp_client
 from . import openapi as openapi_mod
+from .content import as_tool_result
+from .openapi.call import call_openapi
 from .registry import Registry
 from .spec import (
     ToolError,
@@ -51,7 +54,7 @@ from .spec import (
     validation_error,
     validator_for,
 )
-from .targets import call_http, call_mcp, call_openapi, call_python, mcp_list, resolve_ref
+from .targets import call_http, call_python, resolve_ref
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -77,6 +80,12 @@ class Registration:
         return text
 
 
+class OpenAPIRegistrations(builtins.list[Registration]):
+    """The registrations of an OpenAPI import, and the operations refused with their reasons."""
+
+    refused: builtins.list[tuple[str, str]]
+
+
 def prefixed(prefix: str, name: str) -> str:
     """``prefix_name`` within MCP's 64 characters (a hash keeps long names distinct)."""
     full = re.sub(r"[^A-Za-z0-9_\-.]", "_", f"{prefix}_{name}")
@@ -97,6 +106,7 @@ class Gateway:
         self._live: dict[str, Callable[..., Any]] = {}
         self._imported: dict[str, Callable[..., Any]] = {}
         self._specs: dict[str, ToolSpec] | None = None
+        self._stamp: tuple[int, int] | None = None
         self._versions: dict[str, ToolSpec] = {}
         self._validators: dict[tuple[str, int, str], Any] = {}
         self._builtins: dict[str, tuple[ToolSpec, Callable[..., Any]]] | None = None
@@ -107,11 +117,17 @@ class Gateway:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        #: Where MCP servers' stderr and the MCP SDK's log lines go (not the user's screen).
+        self.log_path = Path(project.home) / "logs" / "mcp-servers.log"
 
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
+        stamp = self.registry.stamp()  # another process of the project may have registered tools
         with self._lock:
-            if self._specs is None:
+            if self._specs is None or stamp != self._stamp:
+                if self._specs is not None:
+                    self._invalidate()
+                self._stamp = stamp
                 self._specs = self.registry.current()
             return self._specs
 
@@ -168,8 +184,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ registering
     def register(self, definition: dict[str, Any] | ToolSpec, *, target: dict[str, Any] | None = None,
-                 fn: Callable[..., Any] | None = None, timeout: float | None = None) -> Registration:  # fmt: skip
-        """Register (or re-register) a tool from an MCP-style definition and a target."""
+                 fn: Callable[..., Any] | None = None, timeout: float | None = None,
+                 checked: bool = False) -> Registration:  # fmt: skip
+        """Register (or re-register) a tool from an MCP-style definition and a target
+        (``checked``: the schemas were already checked, as an OpenAPI import does in bulk)."""
         if isinstance(definition, ToolSpec):
             definition = {**definition.to_mcp(), "target": definition.target, "timeout": definition.timeout}
         if not isinstance(definition, dict):
@@ -178,10 +196,14 @@ class Gateway:
         description = definition.get("description") or ""
         if not isinstance(description, str):
             raise ToolSchemaError(f"tool {name}: description must be a string")
-        input_schema = check_schema(definition.get("inputSchema", {"type": "object"}), "inputSchema")
+        input_schema = definition.get("inputSchema", {"type": "object"})
         output_schema = definition.get("outputSchema")
-        if output_schema is not None:
-            check_schema(output_schema, "outputSchema")
+        if not checked:
+            check_schema(input_schema, "inputSchema")
+            if output_schema is not None:
+                check_schema(output_schema, "outputSchema")
+        elif not isinstance(input_schema, dict) or input_schema.get("type", "object") != "object":
+            raise ToolSchemaError('inputSchema must describe an object ("type": "object")')
         tgt = target if target is not None else definition.get("target") or {"type": "none"}
         if fn is not None:
             tgt = {"type": "python", "ref": _ref_of(fn)}
@@ -233,36 +255,57 @@ class Gateway:
         )
 
     def register_openapi(self, document: str | Path, *, base_url: str | None = None,
-                         prefix: str | None = None, secrets: dict[str, str] | None = None) -> builtins.list[Registration]:  # fmt: skip
-        doc = openapi_mod.load_document(document)
-        out = []
-        for tool in openapi_mod.operations(doc, base_url=base_url, secrets=secrets):
+                         prefix: str | None = None, secrets: dict[str, str] | None = None,
+                         strict: bool = False) -> OpenAPIRegistrations:  # fmt: skip
+        """One tool per operation. The whole document is checked before anything is stored: a
+        document-level fault registers nothing; an operation that cannot be built is refused and
+        listed in ``.refused`` (with ``strict``, it fails the import)."""
+        result = openapi_mod.import_document(document, base_url=base_url, secrets=secrets, strict=strict)
+        for tool in result.tools:
             if prefix:
                 tool["name"] = prefixed(prefix, tool["name"])
-            out.append(self.register(tool))
+        openapi_mod.check_tools(result.tools)
+        out = OpenAPIRegistrations(self.register(tool, checked=True) for tool in result.tools)
+        out.refused = result.refused
         return out
 
-    def register_mcp(self, server: str, *, prefix: str) -> builtins.list[Registration]:
-        """Every tool of an MCP server (a URL, or a command to start over stdio), as ``prefix_tool``."""
+    def register_mcp(self, server: str, *, prefix: str, env: dict[str, str] | None = None,
+                     env_secrets: builtins.list[str] | None = None,
+                     startup_timeout: float | None = None) -> builtins.list[Registration]:  # fmt: skip
+        """Every tool of an MCP server (a URL, or a command to start over stdio), as ``prefix_tool``.
+
+        A stdio server gets the SDK's minimal environment plus ``env`` (stored) and the
+        ``env_secrets`` names (read at each call from the environment or ``secrets.json``)."""
         check_name(prefix)
+        if (env or env_secrets) and server.startswith(("http://", "https://")):
+            raise ToolSchemaError("--env/--env-secret apply to stdio servers (a command), not to a URL")
+        probe = mcp_client.mcp_target(server, "", name=prefix, env=env, env_secrets=env_secrets,
+                                      startup_timeout=startup_timeout)  # fmt: skip
+        limit = float(startup_timeout or mcp_client.STARTUP_TIMEOUT) + 30
         try:
-            tools = self._run(mcp_list(server), timeout=60)
+            tools = self._run(mcp_client.list_tools(probe, log=self.log_path), timeout=limit)
         except ToolError:
             raise
         except Exception as exc:
             raise ToolTargetError(
-                f"cannot list tools of MCP server {server.split()[0]}: {type(exc).__name__}: {exc}"[:300]
+                f"MCP server {prefix}: cannot list its tools: {type(exc).__name__}: {exc}"[:300]
             ) from None
-        out = []
+        found = []
         for t in tools:
-            target: dict[str, Any] = {"type": "mcp", "server": server, "tool": t.name}
+            target = {**probe, "tool": t.name}
             output = t.output_schema
             if isinstance(output, dict) and set(output.get("properties", {})) == {"result"}:
                 output, target["unwrap"] = output["properties"]["result"], True  # the SDK's wrapper
             definition = {"name": prefixed(prefix, t.name), "description": t.description or "",
                           "inputSchema": t.input_schema, "outputSchema": output}  # fmt: skip
-            out.append(self.register(definition, target=target))
-        return out
+            try:  # every tool checked before any is stored: all or nothing
+                check_schema(definition["inputSchema"], "inputSchema")
+                if output is not None:
+                    check_schema(output, "outputSchema")
+            except ToolSchemaError as exc:
+                raise ToolSchemaError(f"MCP server {prefix}: tool {t.name}: {exc}") from None
+            found.append((definition, target))
+        return [self.register(definition, target=target) for definition, target in found]
 
     def remove(self, name: str) -> int:
         with self._lock:
@@ -314,8 +357,16 @@ class Gateway:
         return spec
 
     def _check_output(self, spec: ToolSpec, value: Any) -> Any:
+        if spec.target.get("type") == "openapi" and "responses" in spec.target:
+            return value  # checked by the target against the schema of the status actually returned
         if spec.output_schema is not None:
-            problem = validation_error(self._validator(spec, "output"), value, "output")
+            rich = as_tool_result(value) if spec.target.get("type") == "mcp" else None
+            checked = value if rich is None else rich.structured
+            if rich is not None and "structuredContent" not in rich:
+                raise ToolOutputError(
+                    f"{spec.name}: output: no structuredContent, but the tool has an outputSchema"
+                )
+            problem = validation_error(self._validator(spec, "output"), checked, "output")
             if problem:
                 raise ToolOutputError(f"{spec.name}: {problem}")
         return value
@@ -338,10 +389,16 @@ class Gateway:
         return None
 
     def call(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
-             session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
-        """Call a tool and return its output (raises :class:`ToolError` with one line)."""
+             session_id: str | None = None, ctx: NodeContext | None = None,
+             progress: mcp_client.ProgressFn | None = None, echo: Any = None) -> Any:  # fmt: skip
+        """Call a tool and return its output (raises :class:`ToolError` with one line).
+
+        ``progress(progress, total, message)`` receives an MCP server's progress notifications;
+        ``echo`` (a text stream) also shows an MCP server's stderr, which otherwise goes only to
+        the project's log and the span."""
         arguments = {} if arguments is None else arguments
         with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
+            record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
             fn = self._sync_target(spec)
             if fn is not None:
@@ -351,25 +408,30 @@ class Gateway:
                     raise _target_error(spec, exc) from None
             else:
                 value = self._run(
-                    self._dispatch(spec, arguments, token, session_id, ctx), timeout=spec.timeout + 5
+                    self._dispatch(spec, arguments, token, session_id, ctx, record.hooks),
+                    timeout=spec.timeout + 5,
                 )
             record.output = self._check_output(spec, value)
             return record.output
 
     async def acall(self, ref: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
-                    session_id: str | None = None, ctx: NodeContext | None = None) -> Any:  # fmt: skip
+                    session_id: str | None = None, ctx: NodeContext | None = None,
+                    progress: mcp_client.ProgressFn | None = None, echo: Any = None) -> Any:  # fmt: skip
         arguments = {} if arguments is None else arguments
         with one_call(), _CallTrace(self, ref, arguments, ctx) as record:
+            record.hooks = mcp_client.CallHooks(progress, echo, record.span, self.log_path)
             spec = record.spec = self._prepare(ref, arguments, token, session_id or _session_of(ctx))
-            value = await self._dispatch(spec, arguments, token, session_id, ctx)
+            value = await self._dispatch(spec, arguments, token, session_id, ctx, record.hooks)
             record.output = self._check_output(spec, value)
             return record.output
 
     async def _dispatch(self, spec: ToolSpec, arguments: dict[str, Any], token: str | None,
-                        session_id: str | None, ctx: NodeContext | None) -> Any:  # fmt: skip
+                        session_id: str | None, ctx: NodeContext | None,
+                        hooks: mcp_client.CallHooks | None = None) -> Any:  # fmt: skip
         kind = spec.target.get("type")
+        limit = _limit(spec, ctx)
         try:
-            async with asyncio.timeout(spec.timeout):
+            async with asyncio.timeout(limit):
                 if kind == "python":
                     return await call_python(self._function(spec), arguments)
                 if kind == "builtin":
@@ -383,9 +445,9 @@ class Gateway:
                 if kind == "openapi":
                     return await call_openapi(self._http(), spec.target, arguments, spec.timeout)
                 if kind == "mcp":
-                    return await call_mcp(spec.target, arguments)
+                    return await mcp_client.call_tool(spec.target, arguments, hooks)
         except TimeoutError:
-            raise ToolTimeoutError(f"{spec.name} timed out after {spec.timeout:g}s") from None
+            raise ToolTimeoutError(f"{spec.name} timed out after {limit:g}s") from None
         except Exception as exc:
             raise _target_error(spec, exc) from None
         if kind == "none":
@@ -411,16 +473,33 @@ class Gateway:
             client = self._clients[loop] = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                 follow_redirects=False,
+                trust_env=False,  # no ~/.netrc credentials, no proxy from the environment
             )
         return client
 
     def _run(self, coro: Any, *, timeout: float) -> Any:
-        future = self._loop_thread().submit(coro)
+        """Run ``coro`` on the gateway's loop; a timeout or an interrupt (Ctrl-C, a cell interrupt)
+        cancels it there and waits briefly for the cancellation to be sent (MCP's
+        ``notifications/cancelled``) and the server stopped."""
+        done = threading.Event()
+
+        async def guarded() -> Any:
+            try:
+                return await coro
+            finally:
+                done.set()
+
+        future = self._loop_thread().submit(guarded())
         try:
             return future.result(timeout=timeout)
         except TimeoutError:
             future.cancel()
+            done.wait(5)
             raise ToolTimeoutError(f"tool call did not finish within {timeout:g}s") from None
+        except BaseException:
+            future.cancel()
+            done.wait(5)
+            raise
 
     def close(self) -> None:
         if self._loop is not None:
@@ -432,6 +511,15 @@ class Gateway:
                     pass
             self._loop.shutdown()
             self._loop = None
+
+
+def _limit(spec: ToolSpec, ctx: NodeContext | None) -> float:
+    """The tool's timeout, or the node's when it is shorter (the node's timer cannot stop a call
+    running in a thread; this one cancels it, and an MCP server is told)."""
+    node_limit = getattr(getattr(getattr(ctx, "node", None), "policy", None), "timeout", None)
+    if isinstance(node_limit, int | float) and 0 < node_limit < spec.timeout:
+        return float(node_limit)
+    return spec.timeout
 
 
 def _session_of(ctx: NodeContext | None) -> str | None:
@@ -455,12 +543,25 @@ def _ref_of(fn: Callable[..., Any]) -> str:
 class _CallTrace:
     """The span and the ActionEvent of one call (the output or the error, and how long it took)."""
 
-    __slots__ = ("_token", "arguments", "call_id", "ctx", "gateway", "output", "ref", "span", "spec", "t0")
+    __slots__ = (
+        "_token",
+        "arguments",
+        "call_id",
+        "ctx",
+        "gateway",
+        "hooks",
+        "output",
+        "ref",
+        "span",
+        "spec",
+        "t0",
+    )
 
     def __init__(self, gateway: Gateway, ref: str, arguments: Any, ctx: NodeContext | None) -> None:
         self.gateway, self.ref, self.arguments, self.ctx = gateway, ref, arguments, ctx
         self.spec: ToolSpec | None = None
         self.output: Any = None
+        self.hooks: mcp_client.CallHooks | None = None
 
     def __enter__(self) -> _CallTrace:
         self.call_id = f"{random.getrandbits(64):016x}"  # uuid4 reads os.urandom: 60 us here

@@ -1,7 +1,8 @@
 """``agentcore gateway serve-mcp``: the registry's tools for any MCP client (stdio or streamable HTTP).
 
 Calls go through :meth:`Gateway.acall`, so validation, scopes, spans and events are the same as in
-a notebook or a deployed graph. A tool error comes back as an MCP error result with its one line.
+a notebook or a deployed graph. A tool error comes back as an MCP error result with its one line;
+a rich result of a proxied MCP tool (images, audio, resources) is passed on unchanged.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import json
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ContentBlock, TextContent
 from mcp_types import Tool as MCPTool
+from pydantic import TypeAdapter
 
+from .content import as_tool_result
 from .gateway import Gateway
 from .spec import ToolError
+
+_BLOCKS: TypeAdapter[list[ContentBlock]] = TypeAdapter(list[ContentBlock])
 
 
 class GatewayMCPServer(MCPServer):  # type: ignore[misc]
@@ -47,15 +52,34 @@ class GatewayMCPServer(MCPServer):  # type: ignore[misc]
             value = await self.gateway.acall(name, arguments or {}, token=self.token)
         except Exception as exc:
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
+        rich = as_tool_result(value)
+        if rich is not None:  # an MCP server's result: every block passed on as it came
+            sc = rich.structured
+            return CallToolResult(
+                content=_BLOCKS.validate_python(rich.content),
+                structured_content=None if sc is None else sc if isinstance(sc, dict) else {"result": sc},
+            )
         text = value if isinstance(value, str) else json.dumps(value, default=repr)
         structured = value if isinstance(value, dict) else {"result": value}
         return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
 def serve(gateway: Gateway, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
-          token: str | None = None) -> None:  # fmt: skip
+          token: str | None = None, auth: Any = None, project: Any = None) -> None:  # fmt: skip
+    """Serve the tools; over HTTP behind bearer auth (``tool:*``) when it listens beyond loopback
+    or tokens are required (``agentcore_nb.serve.auth``)."""
     server = GatewayMCPServer(gateway, token=token)
     if transport == "stdio":
         server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+        return
+    import uvicorn
+
+    from ..serve.auth import protect
+    from ..serve.config import AuthConfig
+    from ..serve.server import bind
+
+    sock = bind(host, port)  # a port in use is one line
+    app = protect(server.streamable_http_app(host=host), host, auth or AuthConfig(), project,
+                  scope="tool:*", realm="agentcore-mcp")  # fmt: skip
+    print(f"agentcore gateway: MCP listening on http://{host}:{sock.getsockname()[1]}/mcp", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])

@@ -48,24 +48,13 @@ def bundle_runner(path: Path, project: Any) -> Runner:
     project's runtime, and the reply is what ``run local`` prints: the output cell's value.
     """
     from ..export.bundle import load_bundle
-    from ..export.runner import (
-        build_graph,
-        install_definitions,
-        jsonable,
-        load_module,
-        result_value,
-        run_input,
-    )
+    from ..export.runner import LoadedBundle, jsonable, result_value
 
-    bundle = load_bundle(path)
-    module = load_module(bundle)
-    graph = build_graph(bundle, module)
-    install_definitions(bundle, module, project)
+    loaded = LoadedBundle(load_bundle(path), project)  # the runner `run local` and `serve` use
 
     def run(payload: Any, message: MeshMessage) -> Any:
-        value = run_input(bundle, payload)
         session = message.correlation_id or message.message_id
-        result = project.runtime().run(graph, value, session_id=session).raise_for_status()
+        result = loaded.run(payload, session_id=session).raise_for_status()
         return jsonable(result_value(result.output))
 
     return run

@@ -40,10 +40,19 @@ def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, An
             if m["content"]:
                 system.append(m["content"])
         elif role == "tool":
+            content: Any = m["content"]
+            if m.get("images"):  # a tool_result takes image blocks beside its text
+                content = [{"type": "text", "text": m["content"] or " "}] + [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": i["mime_type"], "data": i["data"]},
+                    }
+                    for i in m["images"]
+                ]
             block: dict[str, Any] = {
                 "type": "tool_result",
                 "tool_use_id": m["tool_call_id"],
-                "content": m["content"],
+                "content": content,
             }
             if m.get("is_error"):
                 block["is_error"] = True

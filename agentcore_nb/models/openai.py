@@ -24,10 +24,25 @@ _STOP = {
 }
 
 
+def _images_message(pending: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+    """Chat Completions takes images in user turns only (a tool turn is text): the images tool
+    results returned follow the tool turns as one user turn of ``image_url`` data URLs."""
+    parts: list[dict[str, Any]] = []
+    for name, image in pending:
+        parts.append({"type": "text", "text": f"Image returned by tool {name}:"})
+        url = f"data:{image['mime_type']};base64,{image['data']}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return {"role": "user", "content": parts}
+
+
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    pending: list[tuple[str, dict[str, str]]] = []
     for m in messages:
         role = m["role"]
+        if pending and role != "tool":
+            out.append(_images_message(pending))
+            pending = []
         if role == "assistant" and m.get("tool_calls"):
             out.append(
                 {
@@ -48,8 +63,11 @@ def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         elif role == "tool":
             out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]})
+            pending += [(m.get("name", ""), image) for image in m.get("images") or []]
         else:
             out.append({"role": role, "content": m["content"]})
+    if pending:
+        out.append(_images_message(pending))
     return out
 
 

@@ -88,3 +88,27 @@ class Server:
 
     def close(self) -> None:
         self.httpd.shutdown()
+
+
+# Public reference MCP servers nobody on the project wrote, installed by .ci/setup under .cache/.
+REFERENCE = HERE.parent.parent / ".cache" / "mcp-servers"
+TIME_SERVER = REFERENCE / "time" / "bin" / "mcp-server-time"
+EVERYTHING_JS = (
+    REFERENCE
+    / "everything"
+    / "node_modules"
+    / "@modelcontextprotocol"
+    / "server-everything"
+    / "dist"
+    / "index.js"
+)
+ROGUE = HERE / "rogue_mcp.py"
+
+
+def reference_server(path: Path) -> Path:
+    """The installed server, or a failure that says how to install it (never a silent skip)."""
+    if not path.exists():
+        raise AssertionError(
+            f"{path} is missing: run `make setup` (.ci/setup installs the reference MCP servers)"
+        )
+    return path

@@ -130,3 +130,33 @@ def test_serve_mcp_over_streamable_http(subprocess_env, agentcore_home):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_mcp_passes_rich_results_through_unchanged(subprocess_env, agentcore_home):
+    """A proxied MCP tool's image, audio, links and resources reach serve-mcp's own client as the
+    upstream server sent them."""
+    import os
+
+    from agentcore_nb.project import Project
+
+    from .rogue_mcp import PNG
+    from .servers import ROGUE
+
+    with Project(agentcore_home) as p:
+        p.services["gateway"].register_mcp(f"{sys.executable} {ROGUE} serve", prefix="up")
+        direct = p.services["gateway"].call("up_rich", {})
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    async def talk():
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "agentcore_nb.cli", "gateway", "serve-mcp"],
+            env=subprocess_env | {"PYTHONPATH": repo},
+        )  # fmt: skip
+        async with Client(params) as client:
+            return await client.call_tool("up_rich", {})
+
+    served = asyncio.run(talk())
+    assert not served.is_error
+    blocks = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in served.content]
+    assert blocks == direct.content and blocks[1]["data"] == PNG
+    assert served.structured_content == {"n": 7}

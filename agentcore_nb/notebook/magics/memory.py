@@ -11,6 +11,17 @@ from .framework import MagicCall, magic
 from .tables import table_bundle
 
 
+def effort_line(effort: dict[str, Any]) -> str:
+    """The search effort and where it comes from, in one line."""
+    measured = effort.get("measured_recall")
+    where = (
+        f"calibrated on {effort['calibrated_records']} records, last measured recall {measured}"
+        if measured is not None
+        else "size model; not measured yet (calibrated from 1,000 records)"
+    )
+    return f"search effort: ef {effort['ef']} for recall@10 {effort['recall_target']} ({where})"
+
+
 def _memory(call: MagicCall) -> Any:
     return call.session.project.services["memory"]
 
@@ -65,6 +76,7 @@ def memory_magic(call: MagicCall) -> Any:
     stats = memory.stats()
     rows = [(ns, n) for ns, n in stats["namespaces"].items()]
     print(f"{stats['live']} live records, {stats['forgotten']} forgotten; embedder {stats['embedder']}")
+    print(effort_line(stats["effort"]))
     call.display(table_bundle(("namespace", "records"), rows), raw=True)
     return None
 

@@ -16,6 +16,62 @@ def _gateway(call: MagicCall) -> Any:
     return call.session.project.services["gateway"]
 
 
+class _ProgressBar:
+    """An MCP server's progress notifications as an ipywidgets bar, shown from the first one on.
+    Made and displayed in the cell's thread; the gateway's loop thread only sets its values."""
+
+    def __init__(self, call: MagicCall, name: str) -> None:
+        import ipywidgets as widgets
+
+        self.bar = widgets.FloatProgress(value=0, min=0, max=1, description=name[:24],
+                                         layout=widgets.Layout(display="none"))  # fmt: skip
+        self.seen = False
+        call.display(self.bar)
+
+    def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen = True
+        self.bar.max = float(total) if total else max(float(progress), 1.0)
+        self.bar.value = float(progress)
+        self.bar.layout.display = None
+        if message:
+            self.bar.bar_style = "info"
+            self.bar.tooltip = str(message)[:200]
+
+    def finish(self) -> None:
+        if not self.seen:
+            self.bar.close()
+        else:
+            self.bar.bar_style = "success"
+
+
+def _call(call: MagicCall, gateway: Any, name: str, arguments: dict[str, Any]) -> Any:
+    """``%tool call``: rich MCP results shown part by part (images as image/png, audio as a player)."""
+    import io
+    import sys
+
+    from ...gateway.content import as_tool_result, display_bundles
+
+    is_mcp = gateway.get(name).target.get("type") == "mcp"
+    progress = _ProgressBar(call, name) if is_mcp else None
+    echo = io.StringIO() if call.args.verbose else None
+    try:
+        result = gateway.call(
+            name, arguments, session_id=call.session.session_id, progress=progress, echo=echo
+        )
+    finally:
+        if progress is not None:
+            progress.finish()
+        if echo is not None and echo.getvalue():
+            sys.stderr.write(echo.getvalue())
+    call.define("_tool_result", result)
+    rich = as_tool_result(result)
+    if rich is None:
+        return result
+    for bundle in display_bundles(rich):
+        call.display(bundle, raw=True)
+    return None
+
+
 def _define(call: MagicCall) -> None:
     source = call.cell or ""
     try:
@@ -89,9 +145,7 @@ def tool_magic(call: MagicCall) -> Any:
             raise UsageError(f"%tool call: arguments are not JSON: {exc.msg}") from None
         call.metadata["config"] = tool_call_config(rest[0], arguments)
         call.metadata["defines"] = ["_tool_result"]
-        result = gateway.call(rest[0], arguments, session_id=call.session.session_id)
-        call.define("_tool_result", result)
-        return result
+        return _call(call, gateway, rest[0], arguments)
     raise UsageError(f"%tool: unknown action {action!r}", hint="use list, show, call or search")
 
 
@@ -103,5 +157,8 @@ tool_magic.parser.add_argument(
 tool_magic.parser.add_argument("--function", default=None, help="%%tool: which function of the cell")
 tool_magic.parser.add_argument("--timeout", type=float, default=None, help="%%tool: seconds per call")
 tool_magic.parser.add_argument("-k", type=int, default=5, help="search: how many results")
+tool_magic.parser.add_argument(
+    "--verbose", "-v", action="store_true", help="call: also show an MCP server's stderr (always in the log)"
+)
 
 __all__ = ["ToolError", "tool_magic"]
