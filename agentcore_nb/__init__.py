@@ -4,19 +4,33 @@ The public API is what ``__all__`` lists; everything else is private and may cha
 """
 
 from ._version import __version__
-from .errors import AgentcoreError, GraphError, NodeError
-from .eventlog import DuckDBEventLog, EventLog, InMemoryEventLog, open_event_log
-from .events import (
-    ActionEvent,
-    AgentInvocationEvent,
-    Event,
-    MemoryUpdateEvent,
-)
-from .graph import Backoff, Graph, Node, Policy, load_graph, save_graph
-from .runtime import NodeContext, RunHook, RunResult, Runtime, register_executor
 
-#: Public names whose modules load on first use (``from agentcore_nb import Interpreter``).
+#: Public names, each loaded from its module on first use (``from agentcore_nb import Runtime``):
+#: importing the package (as the kernel does at start-up) loads nothing heavy.
 _LAZY = {
+    "AgentcoreError": "agentcore_nb.errors",
+    "GraphError": "agentcore_nb.errors",
+    "NodeError": "agentcore_nb.errors",
+    "NotPermittedError": "agentcore_nb.errors",
+    "DuckDBEventLog": "agentcore_nb.eventlog",
+    "EventLog": "agentcore_nb.eventlog",
+    "InMemoryEventLog": "agentcore_nb.eventlog",
+    "open_event_log": "agentcore_nb.eventlog",
+    "ActionEvent": "agentcore_nb.events",
+    "AgentInvocationEvent": "agentcore_nb.events",
+    "Event": "agentcore_nb.events",
+    "MemoryUpdateEvent": "agentcore_nb.events",
+    "Backoff": "agentcore_nb.graph",
+    "Graph": "agentcore_nb.graph",
+    "Node": "agentcore_nb.graph",
+    "Policy": "agentcore_nb.graph",
+    "load_graph": "agentcore_nb.graph",
+    "save_graph": "agentcore_nb.graph",
+    "NodeContext": "agentcore_nb.runtime",
+    "RunHook": "agentcore_nb.runtime",
+    "RunResult": "agentcore_nb.runtime",
+    "Runtime": "agentcore_nb.runtime",
+    "register_executor": "agentcore_nb.runtime",
     "Interpreter": "agentcore_nb.interpreter",
     "ExecutionResult": "agentcore_nb.interpreter",
     "Memory": "agentcore_nb.memory",
@@ -28,7 +42,6 @@ _LAZY = {
     "AgentResult": "agentcore_nb.agent",
     "complete_text": "agentcore_nb.models",
     "Identity": "agentcore_nb.identity",
-    "NotPermittedError": "agentcore_nb.errors",
     "StateOwnerLostError": "agentcore_nb.state",
     "export_notebook": "agentcore_nb.export",
     "load_bundle": "agentcore_nb.export",
@@ -42,14 +55,16 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'agentcore_nb' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext agentcore_nb``: magics, cell tracking and widgets in a stock IPython kernel."""
     from .notebook.extension import load
 
-    load(ipython)
+    load(ipython, lazy=bool(getattr(ipython, "_agentcore_lazy", False)))
 
 
 def unload_ipython_extension(ipython: object) -> None:

@@ -90,6 +90,10 @@ class RunProvisioned(Event):
     graph: dict[str, Any] = field(default_factory=dict)
     input: Any = None
     parent_run_id: str = ""
+    #: ``graph`` (a graph run), ``notebook`` (one per kernel session), ``adhoc`` (events outside runs).
+    kind: str = "graph"
+    #: The node of ``parent_run_id`` that started this run (an agent run from a notebook cell).
+    parent_node_id: str = ""
 
 
 @event_type
@@ -131,6 +135,9 @@ class RunVanished(Event):
 class NodeStarted(Event):
     kind: str = "python"
     attempt: int = 1
+    #: For a notebook cell: which cell, and a hash of the source that ran.
+    cell_id: str = ""
+    source_hash: str = ""
 
 
 @event_type

@@ -34,8 +34,9 @@ SERVICE_PROVIDERS: dict[str, str] = {
 
 #: Components that take part in every run of a project's runtime (memory context, identity tokens).
 _HOOK_FACTORIES: dict[str, Callable[[Project], Any]] = {}
-#: Packages imported when a project runtime is built, so their run hooks are registered by then.
-HOOK_PROVIDERS: tuple[str, ...] = ("agentcore_nb.identity",)
+#: Packages imported when a project runtime is built, so their run hooks are registered by then:
+#: every component with a run hook is wired here, whatever was imported first.
+HOOK_PROVIDERS: tuple[str, ...] = ("agentcore_nb.identity", "agentcore_nb.memory")
 
 
 def register_run_hook(name: str, factory: Callable[[Project], Any]) -> None:

@@ -126,25 +126,45 @@ def list_runs(
     if not runs:
         typer.echo("no runs yet (try: agentcore run GRAPH.json)")
         return
-    typer.echo(f"{'RUN':<34} {'GRAPH':<20} {'STATUS':<10} {'STARTED':<19} {'NODES':>5} {'EVENTS':>6}")
+    typer.echo(
+        f"{'RUN':<34} {'KIND':<8} {'GRAPH':<20} {'STATUS':<10} {'STARTED':<19} {'NODES':>5} {'EVENTS':>6}"
+    )
     for r in runs:
         typer.echo(
-            f"{r.run_id:<34} {r.graph_name[:20]:<20} {r.status:<10} {_ts(r.started):<19} "
+            f"{r.run_id:<34} {r.kind:<8} {r.graph_name[:20]:<20} {r.status:<10} {_ts(r.started):<19} "
             f"{r.nodes_succeeded:>5} {r.events:>6}"
         )
 
 
 @app.command()
 def events(
-    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    run_id: Annotated[str | None, typer.Argument(help="Run id (or a unique prefix).")] = None,
     type: Annotated[
         list[str] | None, typer.Option("--type", "-t", help="Only events of this type (repeatable).")
     ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", "-s", help="Every event of this session (all its runs), in order."),
+    ] = None,
 ) -> None:
-    """Print a run's events as JSON lines, in order."""
+    """Print a run's (or a session's) events as JSON lines, in order.
+
+    A notebook's run (kind ``notebook``) lists its cells in the order they ran; ``--session`` adds
+    the runs its cells started (agents, ``%graph run``).
+    """
+    if (run_id is None) == (session is None):
+        raise AgentcoreError(
+            "give a run id or --session SESSION_ID (one of them)", hint="list runs with `agentcore runs`"
+        )
     with DuckDBEventLog(database_path()) as log:
-        full = log.resolve_run_id(run_id)
-        for e in log.events(full, types=type or None):
+        if session is not None:
+            found = log.events(types=type or None, session_id=session)
+            if not found and not log.events(session_id=session):
+                raise AgentcoreError(f"no session '{session}' in the event log")
+        else:
+            assert run_id is not None
+            found = log.events(log.resolve_run_id(run_id), types=type or None)
+        for e in found:
             typer.echo(e.to_json())
 
 

@@ -19,6 +19,7 @@ class RunSummary:
     run_id: str
     graph_name: str = ""
     session_id: str = ""
+    kind: str = "graph"
     status: str = "incomplete"  # incomplete (no RunExecuted yet) | succeeded | failed | cancelled
     started: float = 0.0
     ended: float | None = None
@@ -31,6 +32,7 @@ class RunSummary:
         return {
             "run_id": self.run_id,
             "graph": self.graph_name,
+            "kind": self.kind,
             "session_id": self.session_id,
             "status": self.status,
             "started": self.started,
@@ -50,6 +52,19 @@ class EventLog(ABC):
         self._listeners: list[Listener] = []
         self._seq_lock = threading.Lock()
         self._next_seq = 0
+        self._close_hooks: list[Callable[[], None]] = []
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` when the log is closed for good, before its last flush (open runs end)."""
+        self._close_hooks.append(fn)
+
+    def _run_close_hooks(self) -> None:
+        hooks, self._close_hooks = self._close_hooks, []
+        for fn in hooks:
+            try:
+                fn()
+            except Exception:
+                pass
 
     def append(self, event: Event) -> Event:
         """Record ``event`` (assigning its ``seq``) and tell listeners."""
@@ -88,8 +103,9 @@ class EventLog(ABC):
         *,
         types: Iterable[str] | None = None,
         after_seq: int = -1,
+        session_id: str | None = None,
     ) -> list[Event]:
-        """Events in ``seq`` order, optionally of one run, some types, or after a sequence number."""
+        """Events in ``seq`` order, optionally of one run or session, some types, after a ``seq``."""
 
     def runs(self) -> list[RunSummary]:
         """One summary per run, oldest first."""
@@ -111,6 +127,7 @@ class EventLog(ABC):
         return prefix if prefix in matches else matches[0]
 
     def close(self) -> None:
+        self._run_close_hooks()
         self.flush()
 
     def __enter__(self) -> EventLog:
@@ -132,6 +149,7 @@ def summarize_runs(events: Iterable[Event]) -> list[RunSummary]:
         s.events += 1
         if e.type == "RunProvisioned":
             s.graph_name = getattr(e, "graph_name", "")
+            s.kind = getattr(e, "kind", "graph") or "graph"
             s.started = e.ts
         elif e.type == "RunResumed":
             s.status = "incomplete"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +28,8 @@ from ..home import database_path
 from .base import EventLog, RunSummary
 
 SCHEMA_VERSION = 1
+#: How long the writer waits for more events before committing, unless a flush is waiting.
+LINGER_S = 0.05
 _DDL = [
     """CREATE TABLE IF NOT EXISTS events (
         seq BIGINT NOT NULL,
@@ -82,6 +85,7 @@ class DuckDBEventLog(EventLog):
         self._committed = self._next_seq - 1
         self._pending: list[Event] = []
         self._cond = threading.Condition()
+        self._flushing = 0  # callers waiting in flush(): commit now, no lingering
         self._closing = False
         self._closed = False
         self._error: BaseException | None = None
@@ -119,6 +123,14 @@ class DuckDBEventLog(EventLog):
                     self._cond.wait()
                 if not self._pending:
                     break
+                # Linger a little for more events unless someone waits for them: a notebook cell's
+                # commit then happens after its reply, not beside it, and bursts share one commit.
+                until = time.monotonic() + LINGER_S
+                while not self._closing and not self._flushing and len(self._pending) < 4096:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 batch, self._pending = self._pending, []
             try:
                 self._insert(cur, batch)
@@ -160,10 +172,17 @@ class DuckDBEventLog(EventLog):
     def flush(self) -> None:
         with self._cond:
             target = self._next_seq - 1
-            while self._committed < target and self._error is None:
-                if not self._writer.is_alive():
-                    break
-                self._cond.wait(0.5)
+            if self._committed >= target and self._error is None:
+                return
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._committed < target and self._error is None:
+                    if not self._writer.is_alive():
+                        break
+                    self._cond.wait(0.5)
+            finally:
+                self._flushing -= 1
             if self._error is not None:
                 msg = str(self._error).splitlines()[0] if str(self._error) else type(self._error).__name__
                 raise EventLogError(f"event log {self.path} could not commit: {msg}")
@@ -180,12 +199,16 @@ class DuckDBEventLog(EventLog):
         *,
         types: Iterable[str] | None = None,
         after_seq: int = -1,
+        session_id: str | None = None,
     ) -> list[Event]:
         where: list[str] = ["seq > ?"]
         params: list[Any] = [after_seq]
         if run_id is not None:
             where.append("run_id = ?")
             params.append(run_id)
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
         if types is not None:
             type_list = list(types)
             if not type_list:
@@ -210,7 +233,8 @@ class DuckDBEventLog(EventLog):
                    max(seq) FILTER (WHERE type = 'RunExecuted'),
                    max(seq) FILTER (WHERE type = 'RunResumed'),
                    max(ts) FILTER (WHERE type IN ('RunExecuted', 'RunVanished')),
-                   min(seq)
+                   min(seq),
+                   max(json_extract_string(body, '$.kind')) FILTER (WHERE type = 'RunProvisioned')
             FROM events WHERE run_id <> '' GROUP BY run_id ORDER BY min(seq)
             """
         )
@@ -226,6 +250,7 @@ class DuckDBEventLog(EventLog):
                     nodes_succeeded=r[4],
                     nodes_failed=r[5],
                     graph_name=r[6] or "",
+                    kind=r[12] or "graph",
                     status=r[7] if executed_after_resume else "incomplete",
                     ended=r[10] if executed_after_resume else None,
                 )
@@ -248,6 +273,7 @@ class DuckDBEventLog(EventLog):
             if _shared.get(str(self.path)) is self:
                 del _shared[str(self.path)]
         try:
+            self._run_close_hooks()
             self.flush()
         finally:
             with self._cond:

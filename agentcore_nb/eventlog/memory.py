@@ -22,6 +22,7 @@ class InMemoryEventLog(EventLog):
         *,
         types: Iterable[str] | None = None,
         after_seq: int = -1,
+        session_id: str | None = None,
     ) -> list[Event]:
         wanted = set(types) if types is not None else None
         with self._seq_lock:
@@ -32,6 +33,7 @@ class InMemoryEventLog(EventLog):
             if (run_id is None or e.run_id == run_id)
             and (wanted is None or e.type in wanted)
             and e.seq > after_seq
+            and (session_id is None or e.session_id == session_id)
         ]
 
     def __len__(self) -> int:

@@ -31,6 +31,7 @@ from opentelemetry.trace import StatusCode
 from ..authz import authorize, one_call
 from ..errors import AgentcoreError
 from ..events import ActionEvent
+from ..runtime.emitting import emit as emit_event
 from ..runtime.workers import LoopThread
 from . import mcp_client
 from . import openapi as openapi_mod
@@ -597,11 +598,9 @@ class _CallTrace:
                             error=error, duration_ms=round(duration, 3),
                             attributes={"tool.call_id": self.call_id,
                                         "tool.version": self.spec.version if self.spec else 0})  # fmt: skip
-        try:
-            if self.ctx is not None:
-                self.ctx.emit(event)
-            else:
-                self.gateway.project.event_log.append(event)
+        try:  # the seam fills run, node, session, trace and span ids (ad-hoc run outside any)
+            log = self.gateway.project.event_log if self.ctx is None else None
+            emit_event(event, ctx=self.ctx, log=log, span=self.span)
         except Exception:
             pass  # an unserialisable output must not turn a finished call into a failure
         if exc is not None and not isinstance(exc, AgentcoreError) and isinstance(exc, Exception):

@@ -110,5 +110,3 @@ async def call_http(client: httpx.AsyncClient, target: dict[str, Any], arguments
     url = target["url"]
     return await send(client, target.get("method", "POST"), url, what=f"endpoint {url}", timeout=timeout,
                       json=arguments, headers=auth_headers(target.get("auth")))  # fmt: skip
-
-

@@ -382,7 +382,9 @@ class Identity:
             try:
                 event = AccessDenied(scope=_safe(scope), reason=reason, agent=agent, jti=jti)
                 event.session_id = claims.session if claims is not None else ""
-                self._project.event_log.append(event)
+                from ..runtime.emitting import emit  # the one seam: ids of the node running, if any
+
+                emit(event, log=self._project.event_log)
             except Exception:
                 log.debug("could not record an access denial", exc_info=True)
         log.info("%s%s", message, f" [agent {agent}]" if agent else "")

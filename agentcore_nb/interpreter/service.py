@@ -26,7 +26,9 @@ from ..authz import authorize, one_call
 from ..errors import NotPermittedError
 from ..eventlog.base import EventLog
 from ..events import ActionEvent
-from ..runtime.context import NodeContext, span_ids
+from ..runtime.context import NodeContext
+from ..runtime.emitting import current_node
+from ..runtime.emitting import emit as emit_event
 from .limits import InterpreterError, Limits, parse_host_port
 from .netrelay import NetRelay
 from .pool import SandboxPool, pool_sizes
@@ -383,13 +385,11 @@ class Interpreter:
                 ),
             },
         )
-        if ctx is not None:
-            ctx.emit(event)
-            return
-        if self.event_log is not None:
-            trace_id, span_id = span_ids(span)
-            event.session_id, event.trace_id, event.span_id = session, trace_id, span_id
-            self.event_log.append(event)
+        if ctx is not None or current_node() is not None:
+            emit_event(event, ctx=ctx, span=span)  # the seam fills the node's ids
+        elif self.event_log is not None:
+            event.session_id = session
+            emit_event(event, log=self.event_log, span=span)
 
     # ------------------------------------------------------------------ files
     def write_files(

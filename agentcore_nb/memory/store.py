@@ -25,6 +25,7 @@ from ..authz import authorize
 from ..events import MemoryUpdateEvent
 from ..home import DB_FILENAME
 from ..project import Project
+from ..runtime.emitting import emit as emit_event
 from .checkpoint import Checkpointer
 from .effort import SearchEffort, check_ef, check_recall
 from .embedders import Embedder, get_embedder
@@ -377,7 +378,7 @@ class Memory:
                 for pos, e in enumerate(events):
                     e.record["vector"] = [block, pos]
                 for e in events:
-                    self._log.append(e)
+                    emit_event(e, log=self._log)  # the seam fills run, node, session, trace ids
                 self._log.flush()
                 self._apply(events, vectors, indexed=True)
             except BaseException:
@@ -408,7 +409,7 @@ class Memory:
             return record
         event = MemoryUpdateEvent(op="forget", namespace=record.namespace, record_id=record_id)
         with self._lock:
-            self._log.append(event)
+            emit_event(event, log=self._log)
             self._log.flush()
             self._apply([event])
         record.tombstone = True

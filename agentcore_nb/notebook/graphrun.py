@@ -1,11 +1,12 @@
 """``%graph run``: re-execute the notebook's cells through the engine's runtime.
 
-Each cell becomes a ``python`` code node running the cell's (IPython-transformed) code in the
-kernel's namespace, with the cell's policy, its edges, and ordering edges between cells that define
-the same name (so the one run last still wins). Independent cells run concurrently on the
-runtime's worker threads; every node is a span and its events go to the project's event log.
-Cells of other kinds re-run their magic the same way (the node records the cell's kind as
-``metadata.cell_kind``).
+Each cell is a node of its recorded kind (``python``, ``tool``, ``memory``, ``code``, ``agent``,
+...), so its span, events and identity scopes are those of that kind; its body is the cell itself
+(the cell's IPython-transformed code, magics included, in the kernel's namespace), with the
+cell's policy, its edges, and ordering edges between cells that define the same name (so the one
+run last still wins). Independent cells run concurrently on the runtime's worker threads. The run
+is a child of the cell that started it (parent run and node recorded), and its events go to the
+project's event log.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentcoreError, NodeError
 from ..graph.policy import Policy
-from ..graph.spec import Graph
+from ..graph.spec import Graph, Node
+from ..runtime.executors import Body, PythonExecutor
 from ..runtime.hooks import RunHook
 from ..values import summarize
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .cellgraph import CellGraph
     from .session import NotebookSession
 
+_PYTHON = PythonExecutor()
 _SUMMARY_CALL = '__import__("agentcore_nb.notebook.graphrun", fromlist=["summary"]).summary(('
 
 
@@ -76,6 +79,7 @@ def ordering_edges(cells: CellGraph) -> dict[str, list[str]]:
 
 
 def build_run_graph(cells: CellGraph) -> Graph:
+    """The cells as a graph of nodes of their kinds, checked (cycles, fallbacks, edges)."""
     graph = Graph(cells.graph.name, metadata={"source": "notebook", "cells": len(cells.cells)})
     extra = ordering_edges(cells)
     for cell in cells.cells.values():
@@ -89,7 +93,16 @@ def build_run_graph(cells: CellGraph) -> Graph:
             policy=Policy.from_dict(cell.policy.to_dict()),
             metadata={"cell_kind": cell.kind, "cell_id": cell.cell_id},
         )
+    graph.validate()  # the structure; each kind's own config is the cell's, run as a cell
+    for node in graph:
+        node.kind = node.metadata["cell_kind"]
+    graph.invalidate()
     return graph
+
+
+def cell_body(node: Node) -> Body:
+    """What a cell node runs under ``%graph run``: the cell's code, whatever its kind."""
+    return _PYTHON.prepare(Node(node.name, config=node.config))
 
 
 @dataclass(slots=True)
@@ -180,7 +193,6 @@ def run_cells(
         raise AgentcoreError("the notebook graph is empty: run some code cells first")
     members = select_nodes(cells, start, only)
     graph = build_run_graph(cells)
-    graph.validate()
     runtime = session.project.runtime()
     hook = _hook_for(runtime)
     run_id = uuid.uuid4().hex
@@ -192,7 +204,13 @@ def run_cells(
     result: RunResult | None = None
     try:
         result = runtime.run(
-            graph, None, session_id=session.session_id, run_id=run_id, namespace=namespace, only=members
+            graph,
+            None,
+            session_id=session.session_id,
+            run_id=run_id,
+            namespace=namespace,
+            only=members,
+            prepare=cell_body,
         )
     finally:
         hook.watches.pop(run_id, None)

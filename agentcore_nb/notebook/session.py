@@ -10,11 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .cellgraph import CellGraph
-
 if TYPE_CHECKING:
     from ..graph.spec import Graph
     from ..project import Project
+    from .cellgraph import CellGraph
     from .widget import ViewRegistry
 
 
@@ -22,9 +21,14 @@ class NotebookSession:
     def __init__(self, project: Project | None = None, *, name: str = "notebook") -> None:
         self._project = project
         self.session_id = uuid.uuid4().hex
-        #: The cells as a graph; ``cells.graph`` is the engine graph of the notebook.
-        self.cells = CellGraph()
-        self.cells.graph.name = name
+        #: The id of this session's notebook run (kind ``notebook``), opened with the first cell.
+        self.run_id = uuid.uuid4().hex
+        self.name = name
+        self._cells: CellGraph | None = None
+        #: ``%agentcore warnings on``: graph notes (defined twice, stale now, ...) in cell output too.
+        self.warnings = False
+        #: Set by the extension: runs every cell as a node of the notebook run.
+        self.runner: Any = None
         self.cell_notes: dict[str, Any] = {}
         #: Names magics put into the user namespace (``%identity issue --as t``, ``_tool_result``):
         #: defined outside the cells, so reading them is not "a name no cell defines".
@@ -33,6 +37,17 @@ class NotebookSession:
         #: Set by the extension: the IPython hooks (tracker) and the frontend channel (comm).
         self.tracker: Any = None
         self.channel: Any = None
+
+    @property
+    def cells(self) -> CellGraph:
+        """The cells as a graph; ``cells.graph`` is the engine graph of the notebook (built on
+        first use, so a kernel starts without the graph machinery)."""
+        if self._cells is None:
+            from .cellgraph import CellGraph
+
+            self._cells = CellGraph()
+            self._cells.graph.name = self.name
+        return self._cells
 
     @property
     def graph(self) -> Graph:
@@ -53,7 +68,7 @@ class NotebookSession:
         if self._views is None:
             from .widget import ViewRegistry
 
-            self._views = ViewRegistry(self.cells)
+            self._views = ViewRegistry(self.cells, self.run_id)
         return self._views
 
     def note_cell(self, **metadata: Any) -> None:
@@ -70,6 +85,9 @@ class NotebookSession:
         return notes
 
     def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
         if self._views is not None:
             self._views.close()
             self._views = None

@@ -1,21 +1,27 @@
-"""Turns every executed cell into a node of the session's :class:`CellGraph`, through IPython hooks.
+"""Turns every executed cell into a node of the session's :class:`CellGraph` and runs it as a node
+execution of the notebook run (:mod:`.cellrun`), through IPython hooks.
 
 Hooks, all removed again on unload:
 
-- ``pre_run_cell``: remember the cell; mark its node ``running``.
+- ``pre_run_cell``: remember the cell (requests with ``store_history=False``, sent by tools rather
+  than a person, are left alone); mark its node ``running``.
 - a cleanup input transformer: strip a well-formed ``%%node`` header (the body runs as a plain cell).
-- ``shell.compile.ast_parse`` (wrapped): keep the AST IPython parsed anyway, so analysis does not
-  parse again; refuse a ``%%node`` name clash before anything runs (one error line).
-- ``post_run_cell``: classify (cached by source), record the node, print warnings, publish changes.
-- ``showsyntaxerror``: a cell that does not parse shows one line, not a caret diagram.
+- ``shell.run_ast_nodes`` (wrapped): classify the parsed cell (cached by source), name its node
+  (a ``%%node`` name clash is refused before anything runs), and run it through the cell runner.
+- ``post_run_cell``: record the node; graph notes (defined twice, stale now, cycle) go to the
+  graph's listeners (widget, comm), and to stderr only with ``%agentcore warnings on``.
+- automagic is turned off for this project's magics: a bare ``model`` is a NameError, as in a
+  stock kernel.
 
-A cell that does not parse, or whose magic rejected its arguments (any :class:`AgentcoreError`),
-leaves the graph unchanged. Other errors are the cell's own failure: its node is ``failed``.
+Syntax errors keep IPython's own display. A cell that does not parse, or whose magic rejected its
+arguments (any :class:`AgentcoreError`), leaves the graph unchanged. Other errors are the cell's
+own failure: its node is ``failed``.
 """
 
 from __future__ import annotations
 
 import ast
+import linecache
 import re
 import sys
 import time
@@ -23,6 +29,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentcoreError
+from .automagic import install_automagic_guard
+from .cellrun import CellRunner, CellSpec
 from .cells import (
     CellExecution,
     CellInfo,
@@ -41,7 +49,7 @@ _IPYTHON_NAME = re.compile(r"^(_+|_i+\d*|_\d+|_[iod]h|__\w+__)$")
 
 
 def one_line_syntax_error(value: BaseException) -> str:
-    """``SyntaxError: invalid syntax (line 2: x = = 1)``."""
+    """``SyntaxError: invalid syntax (line 2: x = = 1)`` (for reports; cells show IPython's form)."""
     if not isinstance(value, SyntaxError):
         return f"{type(value).__name__}: {value}"
     where = f"line {value.lineno}" if value.lineno else ""
@@ -57,27 +65,34 @@ class CellTracker:
         self.shell = shell
         self.session = session
         self.cells = session.cells
+        self.runner = CellRunner(session, shell)
+        session.runner = self.runner
         self._cache: dict[str, CellInfo] = {}
         self._depth = 0
         self._info: Any = None
-        self._tree: ast.Module | None = None
-        self._code: str | None = None
+        self._cell: CellInfo | None = None
         self._name: str | None = None
+        self._node_name: str | None = None
         self._previous_state: str | None = None
+        self._inside = False
         self._t_pre = 0.0
         self._installed = False
-        self._original_ast_parse: Any = None
-        #: Seconds of bookkeeping per tracked cell (pre + parse hook + post), newest last.
+        self._automagic: Any = None
+        #: Seconds of bookkeeping per tracked cell (pre, classify, the node's events, span and hooks,
+        #: post), newest last.
         self.timings: deque[float] = deque(maxlen=2000)
         hidden = set(getattr(shell, "user_ns_hidden", {}) or {})
         self._outside = frozenset(hidden)
         self.cells.outside = self.is_outside
 
     def is_outside(self, name: str) -> bool:
+        """Defined outside the cells' visible code: IPython's names, magics' names, and names that
+        exist although no cell defines them (``exec``, ``%run``, star imports, a deleted cell)."""
         return (
             name in self._outside
             or name in self.session.outside_names
             or _IPYTHON_NAME.match(name) is not None
+            or name in self.shell.user_ns
         )
 
     # ------------------------------------------------------------------ install / uninstall
@@ -86,19 +101,37 @@ class CellTracker:
         shell.events.register("pre_run_cell", self.pre_run_cell)
         shell.events.register("post_run_cell", self.post_run_cell)
         shell.input_transformers_cleanup.append(strip_header_lines)
-        compiler = shell.compile
-        self._original_ast_parse = compiler.__dict__.get("ast_parse")
-        original = compiler.ast_parse
+        original = type(shell).run_ast_nodes.__get__(shell)
 
-        def ast_parse(source: str, filename: str = "<unknown>", symbol: str = "exec") -> ast.Module:
-            tree = original(source, filename, symbol)
-            if self._info is not None and self._tree is None and self._depth == 1:
-                self._seen_parse(tree, source)
-            return tree  # type: ignore[no-any-return]
+        async def run_ast_nodes(
+            nodelist: list[ast.stmt],
+            cell_name: str,
+            interactivity: str = "last_expr",
+            compiler: Any = compile,
+            result: Any = None,
+        ) -> bool:
+            info = self._info
+            if info is None or self._inside or result is None or result.info is not info:
+                return await original(nodelist, cell_name, interactivity, compiler, result)  # type: ignore[no-any-return]
 
-        compiler.ast_parse = ast_parse
-        shell.showsyntaxerror = self.show_syntax_error
+            async def execute(nodes: list[ast.stmt], name: str) -> bool:
+                return await original(nodes, name, interactivity, compiler, result)  # type: ignore[no-any-return]
+
+            self._inside = True
+            try:
+                spec = self._prepare(nodelist, cell_name, result)
+                if spec is None:
+                    return True
+                return await self.runner.run(spec, nodelist, cell_name, execute, result)
+            finally:
+                self._inside = False
+
+        shell.run_ast_nodes = run_ast_nodes
+        self._install_automagic_guard()
         self._installed = True
+
+    def _install_automagic_guard(self) -> None:
+        self._automagic = install_automagic_guard(self.shell)
 
     def uninstall(self) -> None:
         if not self._installed:
@@ -112,25 +145,26 @@ class CellTracker:
                 pass
         if strip_header_lines in shell.input_transformers_cleanup:
             shell.input_transformers_cleanup.remove(strip_header_lines)
-        if self._original_ast_parse is not None:
-            shell.compile.ast_parse = self._original_ast_parse
-        else:
-            shell.compile.__dict__.pop("ast_parse", None)
-        shell.__dict__.pop("showsyntaxerror", None)
+        shell.__dict__.pop("run_ast_nodes", None)
+        if self._automagic is not None:
+            self._automagic.__dict__.pop("check", None)
+            self._automagic = None
         self._info = None
 
     # ------------------------------------------------------------------ hooks
     def pre_run_cell(self, info: Any) -> None:
-        if info.store_history:
-            self._depth = 0  # a top-level cell: recover from any unbalanced nesting
+        if not info.store_history or not self._installed:
+            return  # a request from a tool (completion, inspection, a variable viewer): no node
+        if self._depth == 0 or self._info is None:
+            self._depth = 0
         self._depth += 1
-        if self._depth != 1 or not self._installed:
+        if self._depth != 1:
             return
         t0 = time.perf_counter()
         self._info = info
-        self._tree = None
-        self._code = None
+        self._cell = None
         self._name = None
+        self._node_name = None
         self._previous_state = None
         raw = info.raw_cell
         cached = self._cache.get(raw)
@@ -138,7 +172,7 @@ class CellTracker:
         try:
             name = self.cells.identify(info.cell_id, raw, header)
         except AgentcoreError:
-            name = None  # reported from the parse hook, before anything runs
+            name = None  # reported when the cell is about to run
         if name is not None and name in self.cells.cells:
             self._name = name
             self._previous_state = self.cells.cells[name].state
@@ -146,35 +180,56 @@ class CellTracker:
             self.cells.flush()
         self._t_pre = time.perf_counter() - t0
 
-    def _seen_parse(self, tree: ast.Module, code: str) -> None:
+    def _prepare(self, nodelist: list[ast.stmt], cell_name: str, result: Any) -> CellSpec | None:
+        """Classify and name the cell about to run; None (after showing why) when it must not run."""
         t0 = time.perf_counter()
-        self._tree = tree
-        self._code = code
         info = self._info
         raw = info.raw_cell
-        cached = self._cache.get(raw)
-        header = cached.header if cached is not None else (header_or_none(raw) if split_header(raw) else None)
-        if header is not None:
-            # raises NameClashError: IPython shows it as one line and runs nothing
-            self.cells.identify(info.cell_id, raw, header)
+        cell = self._cache.get(raw)
+        if cell is None:
+            entry: Any = linecache.cache.get(cell_name)
+            code = "".join(entry[2]) if entry is not None else self.shell.transform_cell(raw)
+            header = header_or_none(raw) if split_header(raw) else None
+            cell = classify(ast.Module(body=list(nodelist), type_ignores=[]), code, header)
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[raw] = cell
+        self._cell = cell
+        policy = cell.header.policy() if cell.header is not None else None
+        if cell.is_node:
+            try:
+                name = self.cells.name_for(info.cell_id, raw, cell.header)
+            except AgentcoreError as exc:  # a %%node name clash: refused before anything runs
+                self.shell.CustomTB(type(exc), exc, None)
+                result.error_before_exec = exc
+                return None
+            self._node_name = name
+            kind = cell.kind
+        else:
+            name = f"control-{info.cell_id or result.execution_count}"
+            kind = "python"
+        if policy is None:
+            from ..graph.policy import Policy
+
+            policy = Policy()
+        spec = CellSpec(name, kind, policy, info.cell_id, raw, {} if cell.is_node else {"control": True})
         self._t_pre += time.perf_counter() - t0
+        return spec
 
     def post_run_cell(self, result: Any) -> None:
-        self._depth = max(0, self._depth - 1)
         info = self._info
         if info is None or result.info is not info or not self._installed:
             return
+        self._depth = max(0, self._depth - 1)
         t0 = time.perf_counter()
         self._info = None
+        runner_time, self.runner.overhead = self.runner.overhead, 0.0
         try:
             self._post(result, info)
         except Exception as exc:  # a tracking bug must not break the user's cell
             sys.stderr.write(f"agentcore: the graph was not updated for this cell ({_error_line(exc)})\n")
         finally:
-            self.timings.append(self._t_pre + time.perf_counter() - t0)
-            # Let go of IPython's AST only now: freeing it is IPython's cost (the stock kernel pays
-            # it too), not graph bookkeeping.
-            self._tree = self._code = None
+            self.timings.append(self._t_pre + runner_time + time.perf_counter() - t0)
 
     def _post(self, result: Any, info: Any) -> None:
         cells = self.cells
@@ -183,35 +238,21 @@ class CellTracker:
         if deleted:
             cells.remove_cell_ids(deleted)
         error = result.error_before_exec or result.error_in_exec
-        if result.error_before_exec is not None or isinstance(result.error_in_exec, AgentcoreError):
-            self._restore_running()
-            cells.flush()
-            return
-        raw = info.raw_cell
-        cell = self._cache.get(raw)
-        if cell is None:
-            cell = self._classify(raw)
-            if cell is None:
-                self._restore_running()
-                cells.flush()
-                return
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[raw] = cell
-        if not cell.is_node:
-            self._restore_running()
-            cells.flush()
-            return
-        try:
-            name = cells.name_for(info.cell_id, raw, cell.header)
-        except AgentcoreError:
+        cell, name = self._cell, self._node_name
+        if (
+            result.error_before_exec is not None
+            or isinstance(result.error_in_exec, AgentcoreError)
+            or cell is None
+            or not cell.is_node
+            or name is None
+        ):
             self._restore_running()
             cells.flush()
             return
         report = cells.record(
             CellExecution(
                 name=name,
-                source=raw,
+                source=info.raw_cell,
                 info=cell,
                 ok=error is None,
                 cell_id=info.cell_id,
@@ -220,16 +261,17 @@ class CellTracker:
                 error=_error_line(error) if error is not None else "",
             )
         )
-        lines = [f"agentcore: {w}" for w in report.warnings]
+        lines = list(report.warnings)
         if report.renamed_from:
-            lines.append(f"agentcore: node {report.renamed_from} is now {report.name}")
+            lines.append(f"node {report.renamed_from} is now {report.name}")
         if report.stale:
             lines.append(
-                f"agentcore: stale now: {', '.join(report.stale)} "
-                f"(re-run them, or %graph run --from {report.name})"
+                f"stale now: {', '.join(report.stale)} (re-run them, or %graph run --from {report.name})"
             )
         if lines:
-            sys.stderr.write("\n".join(lines) + "\n")
+            cells.announce({"op": "notes", "name": report.name, "notes": lines})
+            if self.session.warnings:
+                sys.stderr.write("".join(f"agentcore: {line}\n" for line in lines))
         cells.flush()
 
     def _restore_running(self) -> None:
@@ -237,26 +279,6 @@ class CellTracker:
         if self._previous_state is not None and self._name in self.cells.cells:
             self.cells.set_state(self._name, self._previous_state)
         self._previous_state = None
-
-    def _classify(self, raw: str) -> CellInfo | None:
-        tree, code = self._tree, self._code
-        if tree is None or code is None:
-            try:
-                code = self.shell.transform_cell(raw)
-                tree = ast.parse(code)
-            except (SyntaxError, ValueError):
-                return None
-        header = header_or_none(raw) if split_header(raw) else None
-        return classify(tree, code, header)
-
-    # ------------------------------------------------------------------ one-line syntax errors
-    def show_syntax_error(self, filename: str | None = None, running_compiled_code: bool = False) -> None:
-        shell = self.shell
-        if running_compiled_code:
-            type(shell).showsyntaxerror(shell, filename, running_compiled_code)
-            return
-        etype, value, _ = shell._get_exc_info()
-        shell._showtraceback(etype, value, [one_line_syntax_error(value)])
 
 
 def _error_line(error: BaseException) -> str:

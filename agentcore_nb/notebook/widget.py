@@ -20,11 +20,13 @@ LIVE_VIEWS = 4
 
 
 class GraphView:
-    def __init__(self, cells: CellGraph) -> None:
+    def __init__(self, cells: CellGraph, run_id: str = "") -> None:
         import ipywidgets as w
 
         self._w = w
         self.cells = cells
+        #: The session's notebook run (``agentcore events RUN_ID``).
+        self.run_id = run_id
         self.buttons: dict[str, Any] = {}
         self.selected: str | None = None
         # Widgets are created with their content, so a frontend gets it in the comm_open state.
@@ -34,8 +36,9 @@ class GraphView:
         self.rows = w.VBox(self._rows())
         self.edges = w.HTML(value=self._edges_html())
         self.details = w.HTML()
+        self.notes = w.HTML()
         self.box = w.VBox(
-            [self.header, self.rows, self.edges, self.details],
+            [self.header, self.rows, self.edges, self.notes, self.details],
             layout=w.Layout(border="1px solid #ddd", padding="6px"),
             _dom_classes=("agentcore-graph",),
         )
@@ -49,7 +52,9 @@ class GraphView:
         states = ", ".join(f"{n} {s}" for s, n in counts.items())
         return (
             f"<b>{html.escape(cells.graph.name)}</b>: {len(cells.cells)} nodes, "
-            f"{len(cells.edges())} edges" + (f" ({states})" if states else "")
+            f"{len(cells.edges())} edges"
+            + (f" ({states})" if states else "")
+            + (f" &middot; run <code>{html.escape(self.run_id)}</code>" if self.run_id else "")
         )
 
     def _edges_html(self) -> str:
@@ -100,6 +105,12 @@ class GraphView:
 
     def refresh(self, changes: list[dict[str, Any]] | None = None) -> None:
         """Bring the view up to date (a cell-graph listener; only what changed is sent)."""
+        notes = [c for c in changes or () if c.get("op") == "notes"]
+        if notes:  # what the graph noticed about the last cell (kept out of the cell's output)
+            last = notes[-1]
+            self.notes.value = f"<i>{html.escape(last['name'])}</i>: " + "; ".join(
+                html.escape(n) for n in last["notes"]
+            )
         self._sync_buttons()
         header = self._header_html()
         if self.header.value != header:
@@ -138,6 +149,8 @@ class GraphView:
         ]
         if cell.error:
             rows.append(("error", cell.error))
+        for warning in cell.warnings:
+            rows.append(("note", warning))
         self.details.value = f"<b>{html.escape(name)}</b><br>" + "<br>".join(
             f"{k}: {html.escape(str(v))}" for k, v in rows
         )
@@ -145,7 +158,7 @@ class GraphView:
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.box._repr_mimebundle_(**kwargs))
-        bundle["text/plain"] = self.cells.summary()
+        bundle["text/plain"] = self.cells.summary() + (f"\nrun: {self.run_id}" if self.run_id else "")
         return bundle
 
     def close(self) -> None:
@@ -156,12 +169,13 @@ class GraphView:
 class ViewRegistry:
     """The live views of one session (newest last)."""
 
-    def __init__(self, cells: CellGraph) -> None:
+    def __init__(self, cells: CellGraph, run_id: str = "") -> None:
         self.cells = cells
+        self.run_id = run_id
         self.views: list[GraphView] = []
 
     def new_view(self) -> GraphView:
-        view = GraphView(self.cells)
+        view = GraphView(self.cells, self.run_id)
         self.cells.subscribe(view.refresh)
         self.views.append(view)
         while len(self.views) > LIVE_VIEWS:

@@ -13,6 +13,7 @@ from opentelemetry import trace
 from ..eventlog.base import EventLog
 from ..events import Event
 from ..graph.spec import Graph, Node
+from .emitting import emit
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -48,10 +49,14 @@ class RunContext:
     context: dict[str, Any] = field(default_factory=dict)
     #: Free-form state hooks keep for the length of the run (tokens, sandboxes, ...).
     state: dict[str, Any] = field(default_factory=dict)
+    #: The run and node that started this run (an agent run from a notebook cell), if any.
+    parent_run_id: str = ""
+    parent_node_id: str = ""
     #: Set to cancel the run (a served client went away): streaming nodes stop, the run is cancelled.
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def emit(self, event: Event, *, node_id: str = "", span_id: str = "") -> Event:
+        """Append a run-level event (or one for ``node_id``); node bodies use :meth:`NodeContext.emit`."""
         event.run_id = self.run_id
         event.session_id = self.session_id
         event.trace_id = self.trace_id
@@ -113,8 +118,8 @@ class NodeContext:
         return background_tasks.start(fn, *args, name=f"agentcore-bg-{self.node.name}")
 
     def emit(self, event: Event) -> Event:
-        """Append an event attributed to this node and its span."""
-        return self.run.emit(event, node_id=self.node_id, span_id=self.span_id)
+        """Append an event attributed to this node and its span (through the one seam)."""
+        return emit(event, ctx=self, span=self.span)
 
     def run_nodes(self, nodes: Iterable[Node], *, input: Any = None) -> dict[str, Any]:
         """Run child nodes inside this node (a dynamic sub-graph) and return their outputs.

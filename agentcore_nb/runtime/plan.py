@@ -3,6 +3,7 @@ graph version and cached on the graph, so invoking the same graph again costs on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,10 @@ def _failing_body(error: Exception) -> Body:
     return Body(fail)
 
 
-def prepare_node(node: Node) -> PreparedNode:
+def prepare_node(node: Node, prepare: Callable[[Node], Body] | None = None) -> PreparedNode:
+    """``prepare`` replaces the kind's executor (a notebook's cells keep their kind, run as cells)."""
     try:
-        body = get_executor(node.kind).prepare(node)
+        body = prepare(node) if prepare is not None else get_executor(node.kind).prepare(node)
     except AgentcoreError as exc:
         # Reported when the node runs, so the rest of the graph still runs.
         body = _failing_body(exc)
@@ -55,12 +57,14 @@ def prepare_node(node: Node) -> PreparedNode:
 
 
 class Plan:
-    def __init__(self, graph: Graph, *, validate: bool = True) -> None:
+    def __init__(
+        self, graph: Graph, *, validate: bool = True, prepare: Callable[[Node], Body] | None = None
+    ) -> None:
         if validate:
             graph.validate()
         self.graph = graph
         self.version = registry_version()
-        self.nodes: dict[str, PreparedNode] = {n.name: prepare_node(n) for n in graph}
+        self.nodes: dict[str, PreparedNode] = {n.name: prepare_node(n, prepare) for n in graph}
         for name, prepared in self.nodes.items():
             for dep in prepared.deps:
                 if dep in self.nodes:

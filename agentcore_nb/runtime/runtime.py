@@ -7,7 +7,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
 from .context import NodeContext, RunContext, span_ids
+from .emitting import current_node
+from .executors import Body
 from .hooks import RunHook
 from .plan import Plan
 from .scheduler import Execution, error_line
@@ -124,6 +126,7 @@ class Runtime:
         only: Iterable[str] | None = None,
         given: dict[str, Any] | None = None,
         token: str | None = None,
+        prepare: Callable[[Node], Body] | None = None,
         context: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
         cancel: threading.Event | None = None,
@@ -139,14 +142,16 @@ class Runtime:
 
         ``only`` restricts the run to some nodes; the others count as done, with outputs from
         ``given``. ``namespace`` is the dict code nodes execute in (a fresh one by default).
+        ``prepare(node) -> Body`` replaces the executors of the kinds (the caller validated the
+        graph's structure): a notebook's cells keep their kinds and run as the cells they are.
         """
-        plan = Plan.for_graph(graph)
+        plan = Plan(graph, validate=False, prepare=prepare) if prepare is not None else Plan.for_graph(graph)
         only_set = set(only) if only is not None else None
         if only_set is not None:
             unknown = only_set - plan.nodes.keys()
             if unknown:
                 raise AgentcoreError(f"graph '{graph.name}' has no node(s) {', '.join(sorted(unknown))}")
-        run = self._new_run(plan, input, session_id, run_id, namespace)
+        run = self._new_run(plan.graph, input, session_id, run_id, namespace)
         if token is not None:
             run.state["identity.token"] = token
         if context:
@@ -155,7 +160,15 @@ class Runtime:
             run.state.update(state)
         if cancel is not None:
             run.cancel = cancel
-        run.emit(RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input)))
+        run.emit(
+            RunProvisioned(
+                graph_name=graph.name,
+                graph=plan.spec(),
+                input=_encode_input(input),
+                parent_run_id=run.parent_run_id,
+                parent_node_id=run.parent_node_id,
+            )
+        )
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
         return self._execute(run, plan, only_set, done, resumed=[])
 
@@ -165,7 +178,7 @@ class Runtime:
 
     def _new_run(
         self,
-        plan: Plan,
+        graph: Graph,
         input: Any,
         session_id: str | None,
         run_id: str | None,
@@ -173,11 +186,12 @@ class Runtime:
     ) -> RunContext:
         run_id = run_id or uuid.uuid4().hex
         session_id = session_id or run_id
+        parent = current_node()  # a run started inside a node (an agent from a cell) is its child
         span = self.tracer.start_span(
-            f"invoke_workflow {plan.graph.name}",
+            f"invoke_workflow {graph.name}",
             attributes={
                 "gen_ai.operation.name": "invoke_workflow",
-                "agentcore.graph.name": plan.graph.name,
+                "agentcore.graph.name": graph.name,
                 "agentcore.run.id": run_id,
                 "gen_ai.conversation.id": session_id,
             },
@@ -187,7 +201,7 @@ class Runtime:
             runtime=self,
             run_id=run_id,
             session_id=session_id,
-            graph=plan.graph,
+            graph=graph,
             input=input,
             log=self.log,
             tracer=self.tracer,
@@ -196,6 +210,8 @@ class Runtime:
             span=span,
             trace_id=trace_id or _fallback_trace_id(run_id),
             span_id=span_id,
+            parent_run_id=parent.run_id if parent is not None else "",
+            parent_node_id=parent.node_id if parent is not None else "",
         )
 
     def _execute(
@@ -339,7 +355,7 @@ class Runtime:
         if finished is not None:
             return _result_from_log(run_id, prov, events, finished)
         done, namespace, unsaved = _committed_state(events, plan)
-        run = self._new_run(plan, decode_value(prov.input), prov.session_id, run_id, namespace)
+        run = self._new_run(plan.graph, decode_value(prov.input), prov.session_id, run_id, namespace)
         committed = sorted(done)
         run.emit(RunResumed(committed=committed))
         if unsaved:

@@ -21,9 +21,12 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from ..errors import AgentcoreError, SerializationError
-from ..events import NodeFailed, NodeRerouted, NodeRetried, NodeSkipped, NodeStarted, NodeSucceeded
+from ..events import NodeFailed, NodeSkipped, NodeStarted, NodeSucceeded
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
+from .emitting import enter_node, leave_node
+from .lifecycle import attempt_failed
+from .lifecycle import error_line as error_line  # where callers have imported it from
 from .plan import Plan
 from .stream import drain_output
 
@@ -34,14 +37,6 @@ if TYPE_CHECKING:
 
 _UNSAVED = "$unsaved"
 _tokens = itertools.count(1)
-
-
-def error_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (no traceback)."""
-    if isinstance(exc, AgentcoreError):
-        return str(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class Execution:
@@ -248,6 +243,7 @@ class Execution:
         body = prepared.body
         t0 = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
+        current = enter_node(ctx)
         try:
             remote = self.rt.remote.function_for(prepared) if self.rt.remote is not None else None
             if remote is not None:  # only the call crosses: events and spans stay in this process
@@ -258,13 +254,16 @@ class Execution:
         except Exception as exc:
             return key, token, False, None, exc, time.perf_counter() - t0
         finally:
+            leave_node(current)
             otel_context.detach(attached)
 
     async def _ainvoke(self, key: str, token: int, ctx: NodeContext, inputs: dict[str, Any]) -> Any:
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
+        current = enter_node(ctx)
         try:
             return await self.plan.nodes[self._node_of(key)].body.call(ctx, inputs)
         finally:
+            leave_node(current)
             otel_context.detach(attached)
 
     def _async_done(self, key: str, token: int, future: Future[Any]) -> None:
@@ -337,45 +336,22 @@ class Execution:
         self, key: str, error: BaseException, duration: float, retryable: bool = True
     ) -> None:
         ctx = self.contexts[key]
-        policy = ctx.node.policy
-        message = error_line(error)
-        final = not retryable or ctx.attempt > policy.retries
-        ctx.emit(
-            NodeFailed(
-                kind=ctx.node.kind,
-                attempt=ctx.attempt,
-                error_type=type(error).__name__,
-                error=message,
-                final=final,
-                duration_ms=duration * 1000.0,
-            )
-        )
-        if not final:
-            delay = policy.backoff.delay(ctx.attempt, self.rt.rng)
+        outcome = attempt_failed(ctx, error, duration, self.rt.rng, retryable=retryable)
+        if outcome.action == "retry":
             self.attempt[key] = ctx.attempt + 1
-            ctx.emit(NodeRetried(attempt=ctx.attempt + 1, delay_s=delay, error=message))
-            ctx.span.add_event("retry", {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
             self.retrying += 1
-            heapq.heappush(self.timers, (time.monotonic() + delay, next(_tokens), "retry", key, 0))
-            return
-        ctx.span.set_status(Status(StatusCode.ERROR, message))
-        ctx.span.set_attribute("error.type", type(error).__name__)
-        if policy.on_error == "fallback" and policy.fallback:
-            self._reroute(key, policy.fallback, message)
-        elif policy.on_error == "skip":
-            ctx.span.end()
-            self._skip(key, f"failed ({message}); on_error=skip")
+            heapq.heappush(self.timers, (time.monotonic() + outcome.delay, next(_tokens), "retry", key, 0))
+        elif outcome.action == "fallback":
+            self._reroute(key, outcome.fallback, outcome.error)
+        elif outcome.action == "skip":
+            self._skip(key, f"failed ({outcome.error}); on_error=skip")
         else:
-            ctx.span.end()
             self.status[key] = "failed"
-            self.errors[key] = message
+            self.errors[key] = outcome.error
             self._finished(key)
 
     def _reroute(self, key: str, fallback: str, message: str) -> None:
-        ctx = self.contexts[key]
-        ctx.emit(NodeRerouted(fallback=fallback, error=message))
-        ctx.span.set_attribute("agentcore.rerouted_to", fallback)
-        ctx.span.end()
+        """The node failed for good (``NodeRerouted`` recorded): its fallback runs in its place."""
         self.status[key] = "rerouted"
         self.errors[key] = message
         fb_key = (

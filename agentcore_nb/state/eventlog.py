@@ -234,11 +234,17 @@ class SharedEventLog(DuckDBEventLog):
                 continue
 
     def events(
-        self, run_id: str | None = None, *, types: Iterable[str] | None = None, after_seq: int = -1
+        self,
+        run_id: str | None = None,
+        *,
+        types: Iterable[str] | None = None,
+        after_seq: int = -1,
+        session_id: str | None = None,
     ) -> list[Event]:
         self.flush()
+        extra = {} if session_id is None else {"session_id": session_id}
         return self._remote(  # type: ignore[no-any-return]
-            "events", run_id, types=None if types is None else list(types), after_seq=after_seq
+            "events", run_id, types=None if types is None else list(types), after_seq=after_seq, **extra
         )
 
     def runs(self) -> list[RunSummary]:

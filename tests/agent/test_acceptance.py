@@ -115,10 +115,10 @@ def test_whole_run_span_tree_events_and_usage(make_model, project, spans) -> Non
     assert sorted(middle) == sorted(
         [
             ("AgentInvocationEvent", "support/step-1-2-billing", "started"),
-            ("MemoryUpdateEvent", "", "add"),
+            ("MemoryUpdateEvent", "support/step-1-2-billing/remember", "add"),  # the node that wrote it
             ("AgentInvocationEvent", "support/step-1-2-billing", "succeeded"),
             ("ActionEvent", "support/step-1-1-getOrderStatus", "succeeded"),
-            ("MemoryUpdateEvent", "", "add"),
+            ("MemoryUpdateEvent", "support/remember", "add"),
         ]
     )
     assert middle.index(("AgentInvocationEvent", "support/step-1-2-billing", "started")) < middle.index(

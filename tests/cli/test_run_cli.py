@@ -136,3 +136,42 @@ def test_validate_schema_and_help(subprocess_env: dict[str, str]) -> None:
     ):
         help_out = agentcore(*command, "--help", env=subprocess_env, check=True)
         assert "Usage:" in help_out.stdout
+
+
+def test_notebook_runs_are_listed_beside_graph_runs_with_their_cells_and_session(
+    subprocess_env: dict[str, str],
+) -> None:
+    from tests.helpers.kernel import running_kernel
+
+    question = '{"order_id": "1234", "question": "Where is 1234?"}'
+    agentcore("run", str(DEMO), "--input", question, env=subprocess_env, check=True)
+    with running_kernel("agentcore", env=subprocess_env) as k:
+        for code in ("a = 1", "b = a + 1", "%%node total\nc = a + b", "%graph run --only total"):
+            assert k.execute(code).status == "ok", code
+        session = k.execute("print(get_ipython()._agentcore_session.session_id)").stdout.strip()
+        k.client.stop_channels()
+        k.km.shutdown_kernel(now=False)  # a clean shutdown closes the notebook run
+    runs = [
+        json.loads(line)
+        for line in agentcore("runs", "--json", env=subprocess_env, check=True).stdout.splitlines()
+    ]
+    kinds = [(r["kind"], r["graph"]) for r in runs]
+    assert kinds == [("graph", "support-demo"), ("notebook", "notebook"), ("graph", "notebook")]
+    notebook = runs[1]
+    assert notebook["status"] == "succeeded" and notebook["session_id"] == session  # closed at shutdown
+    table = agentcore("runs", env=subprocess_env, check=True).stdout
+    assert table.splitlines()[0].split()[:3] == ["RUN", "KIND", "GRAPH"] and " notebook " in table
+
+    cells = agentcore("events", notebook["run_id"], "--type", "NodeStarted", env=subprocess_env, check=True)
+    order = [json.loads(line)["node_id"] for line in cells.stdout.splitlines()]
+    assert order[:3] == ["cell_1", "cell_2", "total"] and order[3].startswith("control-")
+
+    everything = agentcore("events", "--session", session, env=subprocess_env, check=True)
+    lines = [json.loads(line) for line in everything.stdout.splitlines()]
+    assert {e["run_id"] for e in lines} == {notebook["run_id"], runs[2]["run_id"]}  # the cell's child run too
+    assert [e["seq"] for e in lines] == sorted(e["seq"] for e in lines)
+    child = next(e for e in lines if e["type"] == "RunProvisioned" and e["run_id"] == runs[2]["run_id"])
+    assert child["parent_run_id"] == notebook["run_id"] and child["parent_node_id"] == order[3]
+
+    assert "no session 'nope'" in one_error_line(agentcore("events", "--session", "nope", env=subprocess_env))
+    assert "one of them" in one_error_line(agentcore("events", env=subprocess_env))

@@ -28,9 +28,6 @@ BAD = [
     ("%%node fine --timeout -2\nx = 1", "UsageError", "timeout must be positive"),
     ("%%node loop --fallback loop\nx = 1", "UsageError", "a node cannot fall back to itself"),
     ("%%node fetch\nstolen = 1", "NameClashError", "%%node fetch: another cell already has this name"),
-    ("def f(:\n    pass", "SyntaxError", "invalid syntax (line 1: def f(:)"),
-    ("x = (1,\ny = 2", "SyntaxError", "'(' was never closed (line 1: x = (1,)"),
-    ("if True:\nprint(1)", "IndentationError", "expected an indented block after 'if' statement on line 1"),
 ]
 
 

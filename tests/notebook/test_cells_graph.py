@@ -41,8 +41,11 @@ def test_scripted_session_with_reruns_and_stale_marking(fresh: Kernel):
     assert names["cell_4"]["reads"] == ["area", "scale"]
     assert names["report"]["cell_id"] == "c3"
 
-    # edit and re-run the first cell: everything downstream goes stale, and the cell says so
+    # edit and re-run the first cell: everything downstream goes stale; the cell's output stays as
+    # the stock kernel's (the note goes to the graph's listeners), unless warnings are on
+    k.ok("%agentcore warnings on")
     rerun = k.ok("import math\nradius = 3", "c1")
+    k.ok("%agentcore warnings off")
     assert (
         rerun.stderr
         == "agentcore: stale now: cell_2, report, cell_4 (re-run them, or %graph run --from cell_1)\n"
@@ -66,7 +69,30 @@ def test_scripted_session_with_reruns_and_stale_marking(fresh: Kernel):
 
 def test_warnings_for_double_definitions_unknown_names_and_cycles(fresh: Kernel):
     k = fresh
+    comm_id = k.comm_open("agentcore.graph")
+    k.comm_messages(comm_id, 1)  # the snapshot
     k.ok("scale = 3", "w1")
+    k.ok("big = 10 * scale", "w2")
+    silent = k.ok("scale = 4", "w3")
+    assert silent.stderr == "" and silent.stdout == ""  # by default: what the stock kernel shows
+    notes = [
+        change
+        for m in silent.messages  # sent while the cell ran, so they answer its request
+        if m["header"]["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id
+        for change in m["content"]["data"].get("changes", [])
+        if change["op"] == "notes"
+    ]
+    assert notes == [
+        {
+            "op": "notes",
+            "name": "cell_3",
+            "notes": [
+                "'scale' is defined in 2 cells (cell_1, cell_3); readers use cell_3, run last",
+                "stale now: cell_2 (re-run them, or %graph run --from cell_3)",
+            ],
+        }
+    ]
+    assert k.ok("%agentcore warnings on").stdout == "graph notes in cell output: on\n"
     k.ok("big = 10 * scale", "w2")
     twice = k.ok("scale = 4", "w3")
     assert twice.stderr == (
@@ -75,17 +101,19 @@ def test_warnings_for_double_definitions_unknown_names_and_cycles(fresh: Kernel)
     )
     assert shape(k)["edges"] == [("cell_3", "cell_2")]
 
-    k.ok("exec('hidden = 5')", "w4")  # defines a name the analysis cannot see
-    unknown = k.ok("y = hidden + 1", "w5")
-    assert unknown.stderr == "agentcore: cell_5 reads 'hidden', which no cell defines\n"
+    k.ok("exec('hidden = 5')", "w4")  # defines a name the analysis cannot see: not "missing"
+    assert k.ok("y = hidden + 1", "w5").stderr == ""
+    unknown = k.ok("z = 1 if True else never_defined", "w5b")
+    assert unknown.stderr == "agentcore: cell_6 reads 'never_defined', which no cell defines\n"
 
     k.ok("p = q + 1 if 'q' in globals() else 0", "w6")
     cyc = k.ok("q = p + 1", "w7")
     assert cyc.stderr == (
-        "agentcore: cycle: cell_6 -> cell_7 -> cell_6\n"
-        "agentcore: stale now: cell_6 (re-run them, or %graph run --from cell_7)\n"
+        "agentcore: cycle: cell_7 -> cell_8 -> cell_7\n"
+        "agentcore: stale now: cell_7 (re-run them, or %graph run --from cell_8)\n"
     )
     assert all(r.status == "ok" for r in (twice, unknown, cyc))  # warnings, not errors
+    k.ok("%agentcore warnings off")
 
 
 def test_failed_cells_renames_deleted_cells_and_del(fresh: Kernel):
@@ -95,7 +123,9 @@ def test_failed_cells_renames_deleted_cells_and_del(fresh: Kernel):
     assert failed.status == "error" and failed.reply["content"]["ename"] == "ZeroDivisionError"
     assert shape(k)["nodes"]["cell_2"] == ("python", ["cell_1"], "failed")
 
+    k.ok("%agentcore warnings on")
     renamed = k.ok("%%node source\na = 1", "d1")
+    k.ok("%agentcore warnings off")
     assert "agentcore: node cell_1 is now source" in renamed.stderr
     assert shape(k)["nodes"] == {
         "source": ("python", [], "fresh"),

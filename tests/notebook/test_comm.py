@@ -51,9 +51,14 @@ def test_graph_comm_publishes_snapshot_and_changes(fresh: Kernel):
     rerun = k.ok("a = 5", "g1")
     running, done = comm_data(rerun, comm_id)
     assert running["changes"] == [{"op": "state", "name": "cell_1", "state": "running"}]
-    assert [c["op"] for c in done["changes"]] == ["node_updated", "state"]
+    assert [c["op"] for c in done["changes"]] == ["node_updated", "state", "notes"]
     assert done["changes"][0]["node"]["state"] == "fresh"
     assert done["changes"][1] == {"op": "state", "name": "cell_2", "state": "stale"}
+    assert done["changes"][2] == {  # the note a stock kernel's cell output does not get
+        "op": "notes",
+        "name": "cell_1",
+        "notes": ["stale now: cell_2 (re-run them, or %graph run --from cell_1)"],
+    }
 
     ran = k.ok("%graph run --only cell_2")
     ops = [c for m in comm_data(ran, comm_id) for c in m["changes"]]

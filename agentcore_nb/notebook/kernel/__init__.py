@@ -29,7 +29,13 @@ class AgentcoreKernel(IPythonKernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.shell is not None:
-            self.shell.extension_manager.load_extension("agentcore_nb")
+            # through IPython's extension manager (so %unload_ext / %reload_ext work), lazily:
+            # what a cell needs is imported when the first cell needs it
+            self.shell._agentcore_lazy = True
+            try:
+                self.shell.extension_manager.load_extension("agentcore_nb")
+            finally:
+                self.shell._agentcore_lazy = False
 
 
 def main() -> None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import queue
 import sys
 import threading
@@ -113,7 +114,9 @@ def run_streaming(call: MagicCall, agent: Agent, request: str, **kwargs: Any) ->
         finally:
             deltas.put(None)
 
-    worker = threading.Thread(target=work, name=f"agent-{agent.name}", daemon=True)
+    # the cell's context goes along: the agent's run is a child of the cell's node and span
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name=f"agent-{agent.name}", daemon=True)
     worker.start()
     wrote = False
     pending = ""

@@ -28,6 +28,7 @@ def graph_magic(call: MagicCall) -> Any:
     if sub in (None, "show"):
         if sub == "show" and call.args.text:
             print(cells.summary())
+            print(f"run: {session.run_id} (agentcore events {session.run_id})")
             return None
         call.display(session.views.new_view())
         return None
