@@ -200,7 +200,8 @@ class Interpreter:
         (a single-use token is spent once). A token holds the sessions of its own conversation
         (identity's ``same_session``: ``SID``, ``run-SID``) and names it was the first to use;
         ``run-...`` names belong to their conversation only. A session the local owner (no token)
-        started is held only by the conversation it is named after."""
+        started is held only by the conversation it is named after; started inside a run, by that
+        run's conversation."""
         check_session_name(session)
         with self._lock:
             owner = self._owners.get(session, _UNCLAIMED)
@@ -217,6 +218,12 @@ class Interpreter:
                 authorize(self.services, token, scope, session_id=bound)
             if owner is _UNCLAIMED:
                 holder = getattr(claims, "session", None)
+                if holder is None and token is None:
+                    # The owner's own code inside a run (e.g. a python cell of an exported notebook
+                    # staging files) claims the name for that run's conversation, so the run's own
+                    # code nodes, whose tokens are for that conversation, hold it too.
+                    node = current_node()
+                    holder = node.session_id if node is not None and node.session_id else None
                 with self._lock:
                     current = self._owners.setdefault(session, holder)
                 if current != holder and claims is not None:  # another caller claimed it just now

@@ -155,6 +155,28 @@ def test_code_nodes_cannot_name_another_conversations_session(
     assert {e.reason for e in denied} == {"token is for another session"}
 
 
+def test_a_session_the_owner_stages_inside_a_run_belongs_to_that_runs_conversation(
+    project: Project, identity: Identity, interp: Any
+) -> None:
+    """An exported notebook's python cell writes files untokened; the run's code node (its token is
+    for the run's conversation) uses them; another conversation's token still cannot."""
+
+    def stage() -> str:
+        interp.write_files([{"path": "data.txt", "text": "staged"}], session="staging")
+        return "ok"
+
+    g = Graph("stage-then-use")
+    g.node("stage", stage)
+    g.node("use", kind="code", config={"code": "print(open('data.txt').read())", "session": "staging"},
+           after=["stage"])  # fmt: skip
+    owner_run = identity.issue("owner", "code:exec", session="conv-owner")
+    result = project.runtime().run(g, session_id="conv-owner", token=owner_run)
+    assert result.ok, result.errors
+    assert result.outputs["use"]["stdout"] == "staged\n"
+    other = identity.issue("attacker", "code:exec", session="conv-other")
+    assert _attempts(interp, "staging", other)["read_files"] == ANOTHER
+
+
 PROBE = """
 import json, sys
 from agentcore_nb.errors import AgentcoreError
