@@ -150,7 +150,17 @@ def test_lambdas_cannot_be_saved_by_reference() -> None:
 def test_downstream_and_subgraph() -> None:
     g = sample()
     assert g.downstream("b") == ["b", "c"]
-    assert set(g.downstream("a")) == {"a", "b", "c", "k_tool", "k_reason", "k_memory", "k_code", "k_agent", "k_mesh"}
+    assert set(g.downstream("a")) == {
+        "a",
+        "b",
+        "c",
+        "k_tool",
+        "k_reason",
+        "k_memory",
+        "k_code",
+        "k_agent",
+        "k_mesh",
+    }
     sub = g.subgraph(["a", "b"])
     assert list(sub.nodes) == ["a", "b"] and sub.output is None
 
