@@ -236,7 +236,7 @@ def test_async_timeout_cancels_the_coroutine(rt: Runtime) -> None:
     g.node("s", slow, timeout=0.2)
     result = rt.run(g)
     assert result.errors["s"] == "TimeoutError: timed out after 0.2s"
-    assert cancelled.wait(2)
+    assert cancelled.wait(60)  # a deadline, not a bound: returns as soon as the coroutine saw it
 
 
 def test_unserializable_output_is_a_clear_non_retried_failure(rt: Runtime) -> None:
