@@ -27,9 +27,9 @@ def test_kernelspec_is_installed_for_this_environment():
 
 def test_kernel_info_reply_is_spec_valid(kernel: Kernel):
     kernel.client.kernel_info()
-    reply = kernel.client.get_shell_msg(timeout=10)
+    reply = kernel.client.get_shell_msg(timeout=60)
     while reply["msg_type"] != "kernel_info_reply":
-        reply = kernel.client.get_shell_msg(timeout=10)
+        reply = kernel.client.get_shell_msg(timeout=60)
     validate_message(reply)
     content = reply["content"]
     assert content["implementation"] == "agentcore"
