@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 DEADLINE_S = 60.0
 
@@ -68,7 +69,7 @@ class Rendezvous:
             self._leave()
 
 
-def wait_until(predicate, what: str, deadline_s: float = DEADLINE_S) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
     """Poll ``predicate`` until it holds; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + deadline_s
     while not predicate():
