@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,14 +142,36 @@ class Calls:
             self.count += 1
 
 
+class Overlap:
+    """Proves the tool and the billing sub-agent of one step run at the same time, with no clock:
+    once armed, each waits (up to a deadline) until the other has begun. Run one after the other,
+    the first would wait for a second that never comes and fail."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.tool = threading.Event()
+        self.billing = threading.Event()
+
+    def reset(self, armed: bool = False) -> None:
+        self.armed = armed
+        self.tool.clear()
+        self.billing.clear()
+
+    def meet(self, mine: threading.Event, theirs: threading.Event, other: str) -> None:
+        mine.set()
+        if self.armed and not theirs.wait(60):
+            raise TimeoutError(f"{other} never ran at the same time")
+
+
 ORDER_CALLS = Calls()
+OVERLAP = Overlap()
 ORDER_STATUS = {"status": "delivered", "timestamp": "2025-10-12T09:33Z"}
 
 
 def getOrderStatus(order_id: str) -> dict:
     """Look up the delivery status of a customer order by its order id."""
     ORDER_CALLS.hit()
-    time.sleep(0.2)  # long enough to see the sub-agent run at the same time
+    OVERLAP.meet(OVERLAP.tool, OVERLAP.billing, "the billing sub-agent")
     return dict(ORDER_STATUS, order_id=order_id)
 
 
@@ -170,7 +191,9 @@ def project(tmp_path: Path, spans: tuple[TracerProvider, InMemorySpanExporter]) 
         gateway.register_function(getOrderStatus)
         gateway.register_function(flakyLookup)
         ORDER_CALLS.count = 0
+        OVERLAP.reset()
         yield p
+        OVERLAP.reset()
 
 
 def results_text(turn: Turn) -> str:

@@ -11,12 +11,13 @@ from agentcore_nb.agent import Agent
 from agentcore_nb.events import NodeStarted, NodeSucceeded
 from tests.models.fakes import Reply
 
-from .conftest import ORDER_CALLS, Turn, results_text
+from .conftest import ORDER_CALLS, OVERLAP, Turn, results_text
 
 
 def support_script(turn: Turn) -> Reply:
     """The fake model: the support agent asks a tool and the billing sub-agent, then answers."""
     if "billing" in turn.system.lower():
+        OVERLAP.meet(OVERLAP.billing, OVERLAP.tool, "the getOrderStatus tool")
         refunds = [ln for ln in turn.system.splitlines() if ln.startswith("- Refund")]
         return Reply(
             text=f"{len(refunds)} refunds on file; order 1234 was refunded.", input_tokens=30, output_tokens=9
@@ -54,6 +55,7 @@ def agents(provider) -> Agent:
 
 def test_whole_run_span_tree_events_and_usage(make_model, project, spans) -> None:
     model = make_model(support_script)
+    OVERLAP.reset(armed=True)  # the tool and the billing sub-agent must be running at once
     result = agents(model.provider).run("Where is my order 1234, and was it refunded?", project=project)
     assert result.ok, result.error
     assert result.answer.startswith("Order 1234 is delivered. Billing: ")
@@ -130,7 +132,7 @@ def test_whole_run_span_tree_events_and_usage(make_model, project, spans) -> Non
     action = next(e for e in result.events if e.type == "ActionEvent")
     assert action.action == "tool:getOrderStatus" and action.input == {"order_id": "1234"}
 
-    # the tool and the sub-agent of step 1 overlapped in time
+    # the tool and the sub-agent of step 1 overlapped in time (each waited for the other to begin)
     def window(node_id: str) -> tuple[float, float]:
         start = next(e.ts for e in result.events if isinstance(e, NodeStarted) and e.node_id == node_id)
         end = next(e.ts for e in result.events if isinstance(e, NodeSucceeded) and e.node_id == node_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -123,10 +122,8 @@ def test_closed_log_refuses_appends(tmp_path: Path) -> None:
 def test_flush_waits_for_commit(tmp_path: Path) -> None:
     path = tmp_path / "log.duckdb"
     log = DuckDBEventLog(path)
-    t0 = time.perf_counter()
     for _ in range(1000):
         log.append(NodeStarted(run_id="x"))
     log.flush()
     assert log.count() == 1000
-    assert time.perf_counter() - t0 < 30
     log.close()

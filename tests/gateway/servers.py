@@ -19,6 +19,10 @@ class OrdersHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[dict] = []
     flaky_left = 0
+    # "hang" holds the request until a test releases it: a test can then tell "the call gave up
+    # while the target was still hanging" from "the call waited for the target", with no clock.
+    release = threading.Event()
+    hangs_answered = 0
 
     def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(code)
@@ -48,7 +52,8 @@ class OrdersHandler(http.server.BaseHTTPRequestHandler):
             if mode == "wrong-shape":
                 return self._json(200, {"order_id": 5, "status": "lost"})
             if mode == "hang":
-                time.sleep(30)
+                OrdersHandler.release.wait(60)
+                OrdersHandler.hangs_answered += 1
                 return self._json(200, {})
             if mode == "flaky":
                 if OrdersHandler.flaky_left > 0:
@@ -84,9 +89,12 @@ class Server:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OrdersHandler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        OrdersHandler.release.clear()
+        OrdersHandler.hangs_answered = 0
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        OrdersHandler.release.set()
         self.httpd.shutdown()
 
 

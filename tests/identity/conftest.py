@@ -42,6 +42,14 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def bad_signature(token: str) -> str:
+    """The token with its signature's first character changed: always other bytes. (Overwriting
+    the tail with a constant, e.g. ``token[:-3] + "AAA"``, gives the very same token once in
+    16,384 tokens, and then the "forgery" verifies.)"""
+    head, _, sig = token.rpartition(".")
+    return f"{head}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+
+
 class Attacker:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity

@@ -15,6 +15,8 @@ from agentcore_nb.identity import Identity, IdentityError
 from agentcore_nb.project import Project
 from tests.helpers.kernel import running_kernel
 
+from .conftest import bad_signature
+
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -48,7 +50,7 @@ def test_cli_issue_verify_rotate_keys_revoke(subprocess_env, agentcore_home: Pat
     assert cli("verify", once, "--scope", "tool:getOrderStatus", env=subprocess_env).returncode == 0
     replay = cli("verify", once, "--scope", "tool:getOrderStatus", env=subprocess_env)
     assert replay.returncode == 1 and "single-use token already used" in replay.stderr
-    bad = cli("verify", token[:-6] + "AAAAAA", env=subprocess_env)
+    bad = cli("verify", bad_signature(token), env=subprocess_env)
     assert bad.returncode == 1 and bad.stderr == "error: invalid token: bad signature\n"
     # rotation: a new key, the old token still verifies, JWKS lists both
     rot = cli("rotate", env=subprocess_env)

@@ -191,7 +191,8 @@ def test_client_errors_are_not_retried(kind: str) -> None:
 
 
 def test_timeouts_are_retried_then_reported(kind: str) -> None:
-    server, p = make(kind, scripted(Reply(text="late", delay=0.5)), timeout=0.1)
+    # 30 s late, not just late: under load a 0.1 s timer can fire well after 0.1 s.
+    server, p = make(kind, scripted(Reply(text="late", delay=30)), timeout=0.1)
     with server, pytest.raises(ModelError, match="timed out .*gave up after 3 attempts"):
         p.chat("hi")
 

@@ -116,7 +116,7 @@ class Kernel:
         msg = self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
         self.client.shell_channel.send(msg)
 
-    def comm_messages(self, comm_id: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    def comm_messages(self, comm_id: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
         """Wait for ``count`` comm_msg messages on ``comm_id`` (taken from stray iopub traffic)."""
         deadline = time.monotonic() + timeout
         while True:

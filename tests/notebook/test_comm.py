@@ -144,7 +144,7 @@ def test_graph_widget_state_through_comm_messages(fresh: Kernel):
     details_id = next(
         cid for cid, s in models.items() if s["_model_name"] == "HTMLModel" and s["value"] == ""
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not updates(k.stray, details_id) and time.monotonic() < deadline:
         try:
             k.stray.append(k.client.get_iopub_msg(timeout=0.2))

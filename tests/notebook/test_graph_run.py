@@ -30,7 +30,7 @@ def states(k: Kernel) -> dict[str, str]:
 
 def test_independent_cells_run_concurrently_and_are_logged(fresh: Kernel):
     k = fresh
-    k.ok("import time\nnap = 0.5", "r1")
+    k.ok("import time\nnap = 1.0", "r1")
     k.ok("%%node left\nleft_start = time.time()\ntime.sleep(nap)\nleft_end = time.time()", "r2")
     k.ok("%%node right\nright_start = time.time()\ntime.sleep(nap)\nright_end = time.time()", "r3")
     k.ok("%%node both\nspan = max(left_end, right_end) - min(left_start, right_start)\nround(span, 1)", "r4")
@@ -41,16 +41,15 @@ def test_independent_cells_run_concurrently_and_are_logged(fresh: Kernel):
         ["right", "both"],
     ]
 
-    t0 = time.monotonic()
     out = k.ok("%graph run").stdout
-    wall = time.monotonic() - t0
     run_id = run_id_of(out)
     assert out.startswith(f"run {run_id}: succeeded, 4 node(s)")
     left = k.value("(left_start, left_end)")
     right = k.value("(right_start, right_end)")
-    assert left[0] < right[1] and right[0] < left[1], (left, right)  # the two sleeps overlap
-    assert k.value("span") < 0.9 and wall < 3
-    assert re.search(r"^  both +ok +\d+\.\d\d s  -> 0\.\d$", out, re.M), out
+    # The two sleeps overlap (run one after the other, one ends before the other starts). No
+    # wall-time bound: on a busy machine a thread can start late, never early.
+    assert left[0] < right[1] and right[0] < left[1], (left, right)
+    assert re.search(r"^  both +ok +\d+\.\d\d s  -> \d+\.\d$", out, re.M), out
 
     log = events(k, run_id)
     types = [e["type"] for e in log]
@@ -117,14 +116,14 @@ def test_interrupt_during_graph_run(fresh: Kernel):
     comm_id = k.comm_open("agentcore.graph")  # states arrive here even while the kernel is busy
     k.comm_messages(comm_id, 1)  # the snapshot
     msg_id = k.send("%graph run --only napper")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     running = False
     while not running and time.monotonic() < deadline:
         for m in k.comm_messages(comm_id, 1):
             for change in m["content"]["data"].get("changes", []):
                 running |= change == {"op": "state", "name": "napper", "state": "running"}
     k.km.interrupt_kernel()
-    result = k.collect(msg_id, timeout=20)
+    result = k.collect(msg_id, timeout=60)
     k.stray.clear()
     assert result.status == "error" and result.reply["content"]["ename"] == "KeyboardInterrupt"
     assert states(k)["napper"] == "failed"

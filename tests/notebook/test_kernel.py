@@ -27,9 +27,9 @@ def test_kernelspec_is_installed_for_this_environment():
 
 def test_kernel_info_reply_is_spec_valid(kernel: Kernel):
     kernel.client.kernel_info()
-    reply = kernel.client.get_shell_msg(timeout=10)
+    reply = kernel.client.get_shell_msg(timeout=60)
     while reply["msg_type"] != "kernel_info_reply":
-        reply = kernel.client.get_shell_msg(timeout=10)
+        reply = kernel.client.get_shell_msg(timeout=60)
     validate_message(reply)
     content = reply["content"]
     assert content["implementation"] == "agentcore"
@@ -84,22 +84,24 @@ def test_cells_become_nodes_and_magics_answer(kernel: Kernel):
 
 def test_interrupt_stops_a_running_cell_and_the_kernel_goes_on(kernel: Kernel):
     kernel.ok("%graph reset")
-    msg_id = kernel.send("import time\nprint('sleeping', flush=True)\ntime.sleep(30)", cell_id="sleepy")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # wait until the cell is really running
-        msg = kernel.client.get_iopub_msg(timeout=20)
+    # The cell sleeps far past every deadline of the test: only the interrupt can end it in time.
+    msg_id = kernel.send("import time\nprint('sleeping', flush=True)\ntime.sleep(600)", cell_id="sleepy")
+    deadline = time.monotonic() + 60
+    while True:  # wait until the cell is really running
+        assert time.monotonic() < deadline, "the cell never started"
+        msg = kernel.client.get_iopub_msg(timeout=60)
         kernel.stray.append(msg)
         if msg["parent_header"].get("msg_id") == msg_id and msg["header"]["msg_type"] == "stream":
             break
-    t0 = time.monotonic()
     kernel.km.interrupt_kernel()
-    result = kernel.collect(msg_id, timeout=20)
+    result = kernel.collect(msg_id, timeout=120)
     kernel.stray.clear()
-    assert time.monotonic() - t0 < 5
     assert result.status == "error"
     assert result.reply["content"]["ename"] == "KeyboardInterrupt"
     assert kernel.ok("1 + 1").data[-1]["text/plain"] == "2"
-    assert kernel.snapshot()["nodes"][0]["state"] == "failed"
+    nodes = kernel.snapshot()["nodes"]
+    states = {n["cell_id"]: n["state"] for n in nodes}  # by cell id: the order is not the point
+    assert states.get("sleepy") == "failed", nodes
 
 
 def test_restart_gives_an_empty_graph_and_shutdown_is_clean(module_home: str):

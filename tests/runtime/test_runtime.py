@@ -14,6 +14,8 @@ from agentcore_nb.errors import AgentcoreError, NodeError
 from agentcore_nb.graph.policy import Backoff
 from agentcore_nb.runtime import Body, register_executor
 
+from ..helpers.overlap import Rendezvous, wait_until
+
 
 @pytest.fixture
 def rt() -> Runtime:
@@ -59,12 +61,15 @@ def test_default_output_is_every_sink(rt: Runtime) -> None:
 
 
 def test_independent_branches_overlap_in_time(rt: Runtime) -> None:
+    # Each body waits at a rendezvous for the other three: the run can only succeed if all four
+    # were running at the same moment (run one after another, the first gives up at a deadline).
+    meeting = Rendezvous(4)
     spans: dict[str, tuple[float, float]] = {}
 
     def slow(name: str) -> Any:
         def body() -> str:
             t0 = time.monotonic()
-            time.sleep(0.3)
+            meeting.meet()
             spans[name] = (t0, time.monotonic())
             return name
 
@@ -73,28 +78,28 @@ def test_independent_branches_overlap_in_time(rt: Runtime) -> None:
     g = Graph("par")
     for name in "abcd":
         g.node(name, slow(name))
-    t0 = time.monotonic()
-    assert rt.run(g).ok
-    wall = time.monotonic() - t0
-    assert wall < 0.3 * 4 * 0.6, f"branches did not run concurrently ({wall:.2f}s)"
+    result = rt.run(g)
+    assert result.ok, result.errors
+    assert meeting.peak == 4
     latest_start = max(s for s, _ in spans.values())
     earliest_end = min(e for _, e in spans.values())
     assert latest_start < earliest_end  # all four were running at the same moment
 
 
 def test_async_bodies_run_concurrently(rt: Runtime) -> None:
+    meeting = Rendezvous(5)
+
     async def nap(x: int) -> int:
-        await asyncio.sleep(0.3)
+        await meeting.ameet()  # returns only once all five coroutines are in flight at once
         return x
 
     g = Graph("async", output="sum")
     for i in range(5):
         g.node(f"n{i}", nap, inputs={"x": "$input"})
     g.node("sum", lambda **kw: sum(kw.values()), inputs=[f"n{i}" for i in range(5)])
-    t0 = time.monotonic()
     result = rt.run(g, 2)
-    assert result.output == 10
-    assert time.monotonic() - t0 < 1.0
+    assert result.output == 10, result.errors
+    assert meeting.peak == 5
 
 
 def test_retries_with_exponential_backoff(rt: Runtime) -> None:
@@ -191,20 +196,30 @@ def test_fallback_chain_and_failing_fallback(rt: Runtime) -> None:
 
 
 def test_sync_timeout_is_enforced_and_retried(rt: Runtime) -> None:
-    attempts = []
+    attempts: list[int] = []
+    finished: list[int] = []
+    release = threading.Event()
 
     def hang() -> None:
         attempts.append(1)
-        time.sleep(3)
+        release.wait(60)  # hangs until the test lets it go, long after the run gave up
+        finished.append(1)
 
     g = Graph("timeout")
     g.node("h", hang, timeout=0.2, retries=1, policy=Policy(backoff=Backoff(initial=0.01)))
     g.node("other", lambda: "done")
-    t0 = time.monotonic()
-    result = rt.run(g)
-    assert time.monotonic() - t0 < 1.5
-    assert result.status == "failed" and result.errors["h"] == "TimeoutError: timed out after 0.2s"
-    assert len(attempts) == 2 and result.outputs["other"] == "done"
+    try:
+        result = rt.run(g)
+        # The run ended on the timeouts, not on the bodies: both attempts are still hanging.
+        assert finished == []
+        assert result.status == "failed" and result.errors["h"] == "TimeoutError: timed out after 0.2s"
+        assert result.outputs["other"] == "done"
+        assert types(rt, result.run_id, "h").count("NodeStarted") == 2
+        # On a busy machine a timed-out attempt's thread may not have begun its body yet.
+        wait_until(lambda: len(attempts) == 2, "both attempts ran their body")
+        assert finished == []
+    finally:
+        release.set()
 
 
 def test_async_timeout_cancels_the_coroutine(rt: Runtime) -> None:
@@ -221,7 +236,7 @@ def test_async_timeout_cancels_the_coroutine(rt: Runtime) -> None:
     g.node("s", slow, timeout=0.2)
     result = rt.run(g)
     assert result.errors["s"] == "TimeoutError: timed out after 0.2s"
-    assert cancelled.wait(2)
+    assert cancelled.wait(60)  # a deadline, not a bound: returns as soon as the coroutine saw it
 
 
 def test_unserializable_output_is_a_clear_non_retried_failure(rt: Runtime) -> None:
@@ -263,19 +278,19 @@ def test_only_and_given_restrict_a_run(rt: Runtime) -> None:
 
 
 def test_nested_children_run_inside_a_node(rt: Runtime) -> None:
+    meeting = Rendezvous(3)  # the three children must run at the same time to get past it
+
     def parent(ctx: NodeContext) -> dict[str, Any]:
         children = [
-            Node(f"tool{i}", config={"callable": (lambda i=i: (time.sleep(0.2), i)[1])}) for i in range(3)
+            Node(f"tool{i}", config={"callable": (lambda i=i: (meeting.meet(), i)[1])}) for i in range(3)
         ]
-        t0 = time.monotonic()
-        outs = ctx.run_nodes(children)
-        return {"outs": outs, "wall": time.monotonic() - t0}
+        return {"outs": ctx.run_nodes(children)}
 
     g = Graph("nested", output="agent")
     g.node("agent", parent)
     result = rt.run(g)
-    assert result.output["outs"] == {"tool0": 0, "tool1": 1, "tool2": 2}
-    assert result.output["wall"] < 0.5
+    assert result.output["outs"] == {"tool0": 0, "tool1": 1, "tool2": 2}, result.errors
+    assert meeting.peak == 3
     ids = {e.node_id for e in rt.log.events(result.run_id) if e.type == "NodeSucceeded"}
     assert ids == {"agent", "agent/tool0", "agent/tool1", "agent/tool2"}
 
