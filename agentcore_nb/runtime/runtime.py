@@ -29,6 +29,7 @@ from ..events import (
 )
 from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
+from ..observability import conventions as conv
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
 from .context import NodeContext, RunContext, span_ids
 from .hooks import RunHook
@@ -158,13 +159,8 @@ class Runtime:
         run_id = run_id or uuid.uuid4().hex
         session_id = session_id or run_id
         span = self.tracer.start_span(
-            f"invoke_workflow {plan.graph.name}",
-            attributes={
-                "gen_ai.operation.name": "invoke_workflow",
-                "agentcore.graph.name": plan.graph.name,
-                "agentcore.run.id": run_id,
-                "gen_ai.conversation.id": session_id,
-            },
+            conv.span_name(conv.INVOKE_WORKFLOW, plan.graph.name),
+            attributes=conv.run_attributes(plan.graph.name, run_id, session_id),
         )
         trace_id, span_id = span_ids(span)
         return RunContext(

@@ -22,6 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ..errors import AgentcoreError, SerializationError
 from ..events import NodeFailed, NodeRerouted, NodeRetried, NodeSkipped, NodeStarted, NodeSucceeded
+from ..observability import conventions as conv
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
 from .plan import Plan
@@ -170,9 +171,11 @@ class Execution:
                 return
         node_id = self.prefix + key
         attributes = dict(prepared.attributes)
-        attributes["agentcore.run.id"] = self.run.run_id
+        attributes[conv.RUN_ID] = self.run.run_id
+        attributes[conv.NODE_ID] = self.prefix + key
+        attributes[conv.ATTEMPT] = 1
         if self.run.session_id:
-            attributes["gen_ai.conversation.id"] = self.run.session_id
+            attributes[conv.CONVERSATION] = self.run.session_id
         span = self.run.tracer.start_span(prepared.span_name, context=self.parent_ctx, attributes=attributes)
         _, sid = span_ids(span)
         ctx = NodeContext(self.run, node, node_id, 1, span, sid)
@@ -340,11 +343,12 @@ class Execution:
             self.attempt[key] = ctx.attempt + 1
             ctx.emit(NodeRetried(attempt=ctx.attempt + 1, delay_s=delay, error=message))
             ctx.span.add_event("retry", {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
+            ctx.span.set_attribute(conv.ATTEMPT, ctx.attempt + 1)
             self.retrying += 1
             heapq.heappush(self.timers, (time.monotonic() + delay, next(_tokens), "retry", key, 0))
             return
         ctx.span.set_status(Status(StatusCode.ERROR, message))
-        ctx.span.set_attribute("error.type", type(error).__name__)
+        ctx.span.set_attribute(conv.ERROR_TYPE, type(error).__name__)
         if policy.on_error == "fallback" and policy.fallback:
             self._reroute(key, policy.fallback, message)
         elif policy.on_error == "skip":
