@@ -497,8 +497,9 @@ class _CallTrace:
             self.span.set_status(StatusCode.ERROR, error)
             self.span.set_attribute(conv.ERROR_TYPE, type(exc).__name__)
         self.span.end()
-        event = ActionEvent(action=f"tool:{name}", input=self.arguments, output=self.output, status=status,
-                            error=error, duration_ms=round(duration, 3),
+        event = ActionEvent(action=f"tool:{name}", input=conv.scrub(self.arguments),
+                            output=conv.scrub(self.output), status=status,
+                            error=conv.redact(error), duration_ms=round(duration, 3),
                             attributes={"tool.call_id": self.call_id,
                                         "tool.version": self.spec.version if self.spec else 0})  # fmt: skip
         try:

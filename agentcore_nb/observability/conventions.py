@@ -126,11 +126,12 @@ def capture_content() -> bool:
 
 _SECRET_PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs (identity tokens)
-    re.compile(r"\b(sk|pk|rk|xox[abp]|ghp|gho|AKIA|ASIA)[-_A-Za-z0-9]{12,}"),  # API keys
+    re.compile(r"\b((sk|pk|rk)[-_]|xox[abp]-|gh[po]_)[-_A-Za-z0-9]{12,}"),  # API keys
+    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key ids
     re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(
-        r"(?i)([\"']?(?:api[_-]?key|secret|password|passwd|token|authorization|access[_-]?key)[\"']?"
-        r"\s*[:=]\s*)([\"']?)[^\s\"',}]{4,}"
+        r"(?i)(?P<k>[\"']?(?:api[_-]?key|secret|password|passwd|token|authorization|access[_-]?key)[\"']?"
+        r"\s*[:=]\s*)(?P<q>[\"']?)[^\s\"',}]{4,}"
     ),
 ]
 _SECRET_KEYS = re.compile(r"(?i)(api[_-]?key|secret|password|passwd|token|authorization|credential)")
@@ -139,19 +140,30 @@ _SECRET_KEYS = re.compile(r"(?i)(api[_-]?key|secret|password|passwd|token|author
 def redact(text: str) -> str:
     """``text`` with anything shaped like a token, key or secret replaced by ``[redacted]``."""
     for pattern in _SECRET_PATTERNS:
-        if pattern.groups >= 2:
-            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+        if "k" in pattern.groupindex:
+            text = pattern.sub(lambda m: f"{m.group('k')}{m.group('q')}[redacted]", text)
         else:
             text = pattern.sub("[redacted]", text)
     return text
 
 
-def _scrub(value: Any) -> Any:
+_MARKERS = ("eyJ", "sk-", "sk_", "pk_", "rk_", "xox", "ghp_", "gho_", "AKIA", "ASIA", "earer", "ecret",
+            "assw", "oken", "uthoriz", "ey=", "ey:", 'ey"', "ey'", "KEY", "Key")  # fmt: skip
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with secrets taken out: values under secret-like keys (``api_key``, ``password``,
+    ``token``, ...) and token- or key-shaped text. Used for spans and for events the log keeps."""
+    if isinstance(value, str):
+        return redact(value) if any(m in value for m in _MARKERS) else value
     if isinstance(value, Mapping):
-        return {str(k): "[redacted]" if _SECRET_KEYS.search(str(k)) else _scrub(v) for k, v in value.items()}
+        return {k: "[redacted]" if _SECRET_KEYS.search(str(k)) else scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
+        return [scrub(v) for v in value]
     return value
+
+
+_scrub = scrub
 
 
 def content_text(value: Any, cap: int = CONTENT_CAP) -> str:
