@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .framework import MagicCall, magic
+from .trace import show_after_run
 
 
 @magic(
@@ -43,6 +44,7 @@ def graph_magic(call: MagicCall) -> Any:
 
         result, watch = run_cells(session, call.shell.user_ns, start=call.args.start, only=call.args.only)
         print(format_run(result, watch))
+        show_after_run(call, result.run_id)
         raise_for_failures(result)
         return None
     if sub == "remove":
