@@ -139,7 +139,7 @@ def trace_state(records: Sequence[SpanRecord], *, now_ns: int | None = None) -> 
                 "group": conv.group_of(kind, str(a.get(conv.OPERATION, ""))),
                 "start": (r.start_ns - t0) / 1e6,
                 "duration": (end - r.start_ns) / 1e6,
-                "status": r.status,
+                "status": "ok" if r.status == "unset" else r.status,
                 "error": error_line(r) if r.status == "error" else "",
                 "tokens_in": tin,
                 "tokens_out": tout,
