@@ -59,8 +59,12 @@ function render({ model, el }) {
       ": " + nodes.length + " nodes, " + edges.length + " edges " +
       Object.entries(counts).map(([k, v]) => v + " " + k).join(", ")));
     const W = g.node_w || 150, H = g.node_h || 38;
-    const svg = s("svg", { class: "acg-svg", width: g.width || 100, height: g.height || 60,
-      viewBox: "0 0 " + (g.width || 100) + " " + (g.height || 60) });
+    // fit the width of the view (never below half size: bigger graphs scroll instead)
+    const gw = g.width || 100, gh = g.height || 60;
+    const avail = (canvas.clientWidth || 800) - 8;
+    const scale = Math.max(0.5, Math.min(1, avail / gw));
+    const svg = s("svg", { class: "acg-svg", width: gw * scale, height: gh * scale,
+      viewBox: "0 0 " + gw + " " + gh });
     const defs = s("defs");
     const marker = s("marker", { id: "acg-arrow-" + model.cid, viewBox: "0 0 10 10", refX: "9", refY: "5",
       markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
