@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ..db import Database
-from ..home import database_path
+from ..home import database_path, state_dir
+from ..observability.pricing import load_prices
 from ..observability.store import SpanRecord, SpanStore, TraceNotFoundError
 from ..observability.traceview import compact_lines, format_trace, trace_state
 from . import app
@@ -74,6 +75,7 @@ def show_trace(
     ] = False,
 ) -> None:
     """A run's trace: span tree with durations, status and a timeline (or JSON)."""
+    load_prices(state_dir() / "prices.json")
     db = Database.open(database_path())
     try:
         store = SpanStore(db)

@@ -40,6 +40,10 @@ COLUMNS = (
     "trace_id, span_id, parent_id, run_id, name, start_ns, end_ns, status, status_message, attributes, events"
 )
 _INSERT = f"INSERT INTO spans ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_CHUNK = 64
+_INSERT_CHUNK = f"INSERT INTO spans ({COLUMNS}) VALUES " + ", ".join(
+    ["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * _CHUNK
+)
 
 
 class TraceNotFoundError(AgentcoreError):
@@ -144,9 +148,24 @@ class SpanStore:
     def write(self, records: Sequence[SpanRecord]) -> None:
         if not records:
             return
+        rows = [_row(r) for r in records]
         cur = self.db.cursor()
         try:
-            cur.executemany(_INSERT, [_row(r) for r in records])
+            cur.execute("BEGIN TRANSACTION")  # one commit per batch, not one per row
+            try:
+                # many rows per statement: DuckDB runs executemany row by row (about 1 ms each)
+                full = len(rows) - len(rows) % _CHUNK
+                if full:
+                    cur.executemany(
+                        _INSERT_CHUNK,
+                        [[v for row in rows[i : i + _CHUNK] for v in row] for i in range(0, full, _CHUNK)],
+                    )
+                if rows[full:]:
+                    cur.executemany(_INSERT, rows[full:])
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
         finally:
             cur.close()
 
@@ -223,14 +242,17 @@ def _obj(value: Any, kind: type) -> Any:
 class StoreSpanProcessor(SpanProcessor):
     """Hands finished spans to a writer thread that commits them in batches."""
 
-    def __init__(self, store: SpanStore, *, interval: float = 0.2, max_batch: int = 2048) -> None:
+    def __init__(self, store: SpanStore, *, quiet: float = 0.05, max_batch: int = 20000) -> None:
         self.store = store
-        self.interval = interval
+        self.quiet = quiet
+        self._last_end = 0.0
+        self._flushing = 0
         self.max_batch = max_batch
         self._pending: list[ReadableSpan] = []
         self._run_of: dict[int, str] = {}
         self._open: dict[int, Span] = {}
         self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._written = 0
         self._appended = 0
         self._stopped = False
@@ -251,24 +273,35 @@ class StoreSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         self._open.pop(span.context.span_id, None)
-        with self._cond:
+        with self._lock:  # a plain lock, no wake-up: the writer polls
             self._pending.append(span)
             self._appended += 1
-            if len(self._pending) >= self.max_batch:
-                self._cond.notify()
+        self._last_end = time.monotonic()
 
     # -- writer thread
     def _loop(self) -> None:
+        """Write when spans stopped arriving for a moment (a run finished or paused), when a flush
+        asks, or when the backlog is large: the writer's Python work then rarely competes with a
+        running graph for the GIL."""
         while True:
             with self._cond:
-                if not self._pending and not self._stopped:
-                    self._cond.wait(self.interval)
-                batch, self._pending = self._pending, []
+                while not self._stopped and not self._flushing:
+                    idle = time.monotonic() - self._last_end >= self.quiet
+                    if self._pending and (idle or len(self._pending) >= self.max_batch):
+                        break
+                    self._cond.wait(self.quiet)
                 stopped = self._stopped
+            with self._lock:
+                batch, self._pending = self._pending, []
             if batch:
                 self._write(batch)
-            if stopped and not batch:
+            elif stopped:
                 return
+            else:
+                with self._cond:
+                    self._cond.notify_all()
+                    if self._flushing and self._written >= self._appended:
+                        self._cond.wait(self.quiet)
 
     def _write(self, batch: list[ReadableSpan]) -> None:
         records = []
@@ -292,12 +325,16 @@ class StoreSpanProcessor(SpanProcessor):
         deadline = time.monotonic() + timeout_millis / 1000
         with self._cond:
             target = self._appended
+            self._flushing += 1
             self._cond.notify_all()
-            while self._written < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._cond.wait(min(left, 0.05))
+            try:
+                while self._written < target:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(min(left, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     def shutdown(self) -> None:

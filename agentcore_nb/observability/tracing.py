@@ -15,7 +15,9 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -170,6 +172,18 @@ class ProjectTracing:
         if self.otlp is not None:
             self.otlp.shutdown()
         _clear_default_fallback(self.provider)
+
+
+@contextmanager
+def tracing_for(path: str | Path) -> Iterator[ProjectTracing]:
+    """The span store of the database at ``path`` for the length of a block (CLI commands)."""
+    db = Database.open(path)
+    tracing = ProjectTracing(db)
+    try:
+        yield tracing
+    finally:
+        tracing.close()
+        db.close()
 
 
 _fallback_lock = threading.Lock()

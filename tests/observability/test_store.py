@@ -198,3 +198,23 @@ def test_content_only_when_opted_in_capped_and_no_secret_stored(project: Project
     assert "tool:echoSecret" in action and "1234" in action
     for secret in (api_key, "hunter2-hunter2"):
         assert secret not in action
+
+
+def test_agentcore_run_records_its_trace(subprocess_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    graph = Path(__file__).resolve().parents[2] / "notebooks" / "demo-graph.json"
+    cli = [sys.executable, "-c", "from agentcore_nb.cli import main; main()"]
+    ran = subprocess.run(
+        [*cli, "run", str(graph), "--input", '{"order_id": "1234"}'],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+    )
+    assert ran.returncode in (0, 1), ran.stderr
+    listed = subprocess.run(
+        [*cli, "traces", "list", "--json"], capture_output=True, text=True, env=subprocess_env
+    )
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["name"] == "invoke_workflow support-demo" and row["spans"] >= 2

@@ -17,6 +17,7 @@ import anywidget
 import traitlets
 
 from ...errors import AgentcoreError
+from ...observability.pricing import load_prices
 from ...observability.store import SpanRecord
 from ...observability.traceview import format_trace, span_detail, trace_state
 
@@ -130,6 +131,7 @@ def _state(records: list[SpanRecord], run_id: str) -> dict[str, Any]:
 def trace_view(session: Any, run_id: str | None = None) -> TraceWidget:
     """The widget for ``run_id`` (default: the session's last run); a clear error for an unknown run."""
     project = session.project
+    load_prices(project.home / "prices.json")
     run = run_id or getattr(session, "last_run_id", "")
     if not run:
         raise AgentcoreError(
