@@ -136,6 +136,19 @@ def main() -> None:
     stored = db.execute("SELECT count(*) FROM spans")[0][0]
     assert stored == spans * (repeats + 1), stored
 
+    # the bare span cost (start + end of one span with a node's attributes), same alternation
+    tracers = {"sdk": sdk.get_tracer("bench"), "store": tracing.switching.get_tracer("bench")}
+    attrs = conv.node_attributes("n", "python", conv.EXECUTE_NODE)
+    micro: dict[str, list[float]] = {k: [] for k in tracers}
+    for i in range(repeats):
+        for name in ("sdk", "store") if i % 2 else ("store", "sdk"):
+            t0 = time.perf_counter()
+            for _ in range(2000):
+                tracers[name].start_span("execute_node n", attributes=attrs).end()
+            micro[name].append((time.perf_counter() - t0) / 2000 * 1e6)
+            exporter.clear()
+            tracing.flush(60)
+
     med = {k: statistics.median(v) for k, v in times.items()}
     per_span = {k: (med[k] - med["none"]) / spans * 1e6 for k in ("sdk", "store")}
     records = synthetic_trace(10_000)
@@ -156,6 +169,8 @@ def main() -> None:
         "sdk_us_per_span": round(per_span["sdk"], 2),
         "store_us_per_span": round(per_span["store"], 2),
         "store_flush_us_per_span": round(statistics.median(flushes) / spans * 1e6, 2),
+        "span_us_sdk_inmemory": round(statistics.median(micro["sdk"]), 1),
+        "span_us_store": round(statistics.median(micro["store"]), 1),
         "store_vs_sdk_inmemory": round(statistics.median(ratios), 3),
         "widget_state_ms_10k": round(statistics.median(state_ms), 1),
         "bars": BARS,
