@@ -24,6 +24,7 @@ function render({ model, el }) {
   const hidden = new Set();
   let query = "";
   let visible = [];
+  let hasKids = new Set();
 
   const root = h("div", "act-root");
   const header = h("div", "act-header");
@@ -109,8 +110,6 @@ function render({ model, el }) {
 
   function drawRows() {
     const tmax = model.get("t_max") || 1;
-    const rows = model.get("rows") || [];
-    const hasKids = new Set(rows.filter((r) => r.parent >= 0).map((r) => rows[r.parent].id));
     const top = scroller.scrollTop;
     const height = scroller.clientHeight || 400;
     const first = Math.max(0, Math.floor(top / ROW) - 5);
@@ -182,6 +181,8 @@ function render({ model, el }) {
   }
 
   function refresh() {
+    const rows = model.get("rows") || [];
+    hasKids = new Set(rows.filter((r) => r.parent >= 0).map((r) => rows[r.parent].id));
     visible = computeVisible();
     spacer.style.height = visible.length * ROW + "px";
     drawRows();
