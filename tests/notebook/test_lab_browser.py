@@ -113,12 +113,23 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(f"{lab['url']}/lab/tree/07-tracing.ipynb?reset&token={lab['token']}")
         pg.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        pg.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        # the execution indicator says "idle" before any kernel exists: wait for the kernel itself
+        pg.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=180_000)
         pg.locator(".jp-Notebook").first.click()
         pg.get_by_role("menuitem", name="Run", exact=True).click()
         pg.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        pg.wait_for_selector(".acg-node", timeout=180_000)  # %graph is the last cell
-        pg.wait_for_selector(".act-row", timeout=60_000)
+        try:
+            pg.wait_for_selector(".acg-node", timeout=300_000)  # %graph is the last cell
+            pg.wait_for_selector(".act-row", timeout=60_000)
+        except Exception:
+            pg.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
+            outputs = pg.locator(".jp-OutputArea-output").all_inner_texts()
+            pytest.fail(
+                "the widgets did not appear; cell outputs:\n"
+                + "\n---\n".join(o[:400] for o in outputs)
+                + "\nconsole errors: "
+                + "; ".join(errors)
+            )
         pg.agentcore_errors = errors
         yield pg
         browser.close()
