@@ -185,6 +185,7 @@ function render({ model, el }) {
     hasKids = new Set(rows.filter((r) => r.parent >= 0).map((r) => rows[r.parent].id));
     visible = computeVisible();
     spacer.style.height = visible.length * ROW + "px";
+    main.style.height = Math.min(360, Math.max(140, visible.length * ROW + 6)) + "px";  // no empty band
     drawRows();
   }
 
