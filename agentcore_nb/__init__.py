@@ -29,6 +29,10 @@ _LAZY = {
     "complete_text": "agentcore_nb.models",
     "Identity": "agentcore_nb.identity",
     "NotPermittedError": "agentcore_nb.errors",
+    "StateOwnerLostError": "agentcore_nb.state",
+    "export_notebook": "agentcore_nb.export",
+    "load_bundle": "agentcore_nb.export",
+    "run_bundle": "agentcore_nb.export",
 }
 
 
@@ -83,14 +87,18 @@ __all__ = [
     "RunHook",
     "RunResult",
     "Runtime",
+    "StateOwnerLostError",
     "ToolError",
     "ToolSpec",
     "__version__",
     "complete_text",
+    "export_notebook",
+    "load_bundle",
     "load_graph",
     "load_ipython_extension",
     "open_event_log",
     "register_executor",
+    "run_bundle",
     "save_graph",
     "unload_ipython_extension",
 ]

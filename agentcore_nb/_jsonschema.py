@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
+from typing import Any
 
 
 def load() -> ModuleType:
@@ -26,3 +27,27 @@ def load() -> ModuleType:
 
 
 jsonschema = load()
+
+
+def inline_refs(schema: dict[str, Any], depth: int = 3) -> dict[str, Any]:
+    """The schema with its ``#/$defs/...`` references inlined, a recursive type expanded at most
+    ``depth`` times on any path (below that: any object, described as such). For tool formats
+    that do not take ``$ref``; the gateway still validates calls against the full schema."""
+    defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(v, path) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref[len("#/$defs/") :]
+            rest = {k: walk(v, path) for k, v in node.items() if k != "$ref"}
+            if path.count(name) >= depth:
+                return {**rest, "type": "object", "description": f"a {name} (nested deeper than shown)"}
+            inner = walk(defs.get(name, {}), (*path, name))
+            return {**inner, **rest} if isinstance(inner, dict) else inner
+        return {k: walk(v, path) for k, v in node.items() if k != "$defs"}
+
+    return walk(schema, ())  # type: ignore[no-any-return]

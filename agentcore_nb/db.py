@@ -1,8 +1,10 @@
 """The project's DuckDB file, shared by the event log, memory and the tool registry.
 
 DuckDB lets one process write a file at a time. Inside a process every component shares one
-:class:`Database` per path (cursors per thread); a second process gets :class:`StoreLockedError`
-naming the PID that holds the file. Each component keeps its own schema version, and a file
+:class:`Database` per path (cursors per thread). The first agentcore process to open a file owns it
+and serves the project's other processes, which get a client handle of the same shape
+(``agentcore_nb/state/``); a program outside agentcore-nb holding the file is reported as
+:class:`StoreLockedError` naming its PID. Each component keeps its own schema version, and a file
 written by a newer agentcore-nb is refused rather than misread. A damaged file (empty, garbage,
 truncated, a bad checksum, a damaged write-ahead log) is :class:`DatabaseDamagedError`: one line
 naming the file and what to do.
@@ -122,6 +124,7 @@ class Database:
         self.read_only = read_only
         self._refs = 0
         self.lock = threading.RLock()
+        self.state: Any = None  # the owner's state server (agentcore_nb/state/), once serving
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
@@ -147,7 +150,9 @@ class Database:
         with _registry_lock:
             db = _registry.get(key)
             if db is None:
-                db = cls(resolved, read_only=read_only)
+                from .state import open_database  # owner of the file, or a client of its owner
+
+                db = open_database(cls, resolved, read_only)
                 _registry[key] = db
             db._refs += 1
             return db
@@ -205,9 +210,14 @@ class Database:
             self._refs -= 1
             if self._refs > 0:
                 return
-            _registry.pop((str(self.path), self.read_only), None)
+            if _registry.get((str(self.path), self.read_only)) is self:
+                del _registry[(str(self.path), self.read_only)]
+        if self.state is not None:
+            self.state.stop()  # clients reconnect and elect the next owner once the lock is free
         with self.lock:
             try:
                 self.con.close()
             except duckdb.Error:
                 pass
+        if self.state is not None:
+            self.state.release()

@@ -28,6 +28,7 @@ SERVICE_PROVIDERS: dict[str, str] = {
     "interpreter": "agentcore_nb.interpreter",
     "identity": "agentcore_nb.identity",
     "models": "agentcore_nb.models",
+    "mesh": "agentcore_nb.mesh",
 }
 
 
@@ -95,8 +96,26 @@ class _Services(Mapping[str, Any]):
         return dict(self._made)
 
 
+_CURRENT: dict[Path, Project] = {}
+_CURRENT_LOCK = threading.Lock()
+
+
 class Project:
     """The state directory (``$AGENTCORE_HOME`` or ``./.agentcore``) and everything kept in it."""
+
+    @classmethod
+    def current(cls, home: str | Path | None = None) -> Project:
+        """This process's project for ``home`` (default: the state directory), made once.
+
+        The notebook's magics and ``agentcore run local`` use it, so a cell that calls
+        ``Project.current()`` reaches the very services (interpreter sessions, memory) they use.
+        """
+        path = Path(home).expanduser().resolve() if home is not None else state_dir().resolve()
+        with _CURRENT_LOCK:
+            found = _CURRENT.get(path)
+            if found is None:
+                found = _CURRENT[path] = cls(path)
+            return found
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home).expanduser().resolve() if home is not None else state_dir()
@@ -167,6 +186,9 @@ class Project:
         return p
 
     def close(self) -> None:
+        with _CURRENT_LOCK:
+            if _CURRENT.get(self.home) is self:
+                del _CURRENT[self.home]
         for obj in reversed(list(self.services.opened().values())):
             close = getattr(obj, "close", None)
             if callable(close):

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..graph.spec import Node
 from ..models.executor import OVERRIDE, STREAM
+from ..models.executor import _fill as fill_template
 from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
@@ -79,7 +80,12 @@ def agent_of(ctx: NodeContext, config: dict[str, Any]) -> Agent:
 
 
 def request_of(ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]) -> str:
-    for value in (inputs.get("request"), config.get("request"), ctx.input):
+    """The request: a ``request`` input, else ``config.request`` (its ``{name}`` fields filled from
+    the node's inputs, as IPython fills them in a ``%agent`` line), else the run input."""
+    template = config.get("request")
+    if isinstance(template, str) and inputs:
+        template = fill_template(template, inputs)
+    for value in (inputs.get("request"), template, ctx.input):
         if isinstance(value, str) and value.strip():
             return value
         if isinstance(value, dict):

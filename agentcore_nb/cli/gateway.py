@@ -112,6 +112,8 @@ def register(
             typer.echo(reg.summary())
             if reg.spec.target.get("type") == "none":
                 typer.echo(f"  {reg.spec.name} has no target yet: calls will say how to bind one")
+        for label, why in getattr(regs, "refused", []):
+            typer.echo(f"refused {label}: {why}")
 
 
 @gateway_app.command("list")
@@ -185,10 +187,21 @@ def serve_mcp(
     http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8765,
+    require_auth: Annotated[
+        bool, typer.Option("--require-auth", help="Bearer token on loopback too.")
+    ] = False,
+    jwks_url: Annotated[str, typer.Option("--jwks-url", help="Accept JWTs of this issuer's JWKS.")] = "",
+    audience: Annotated[str, typer.Option("--audience", help="The audience those JWTs name.")] = "",
 ) -> None:
-    """Expose the registry's tools to MCP clients (stdio by default)."""
+    """Expose the registry's tools to MCP clients (stdio by default). Over HTTP beyond loopback
+    (or with --require-auth) a bearer token with tool:* is required."""
     from ..gateway.mcp_server import serve
     from ..project import Project
+    from ..serve.config import AuthConfig
 
+    auth = AuthConfig(required=require_auth, jwks_url=jwks_url, audience=audience)
+    if bool(jwks_url) != bool(audience):
+        raise AgentcoreError("an external JWT issuer needs both --jwks-url and --audience")
     with Project() as project:
-        serve(_gateway(project), transport="http" if http else "stdio", host=host, port=port)
+        serve(_gateway(project), transport="http" if http else "stdio", host=host, port=port,
+              auth=auth, project=project)  # fmt: skip

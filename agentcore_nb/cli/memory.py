@@ -56,10 +56,16 @@ def search(
     namespace: Namespace = None,
     filter: Annotated[str | None, typer.Option("--filter", help="Metadata filter (JSON).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    recall: Annotated[
+        float | None, typer.Option(help="Recall target for this search (store's default 0.99).")
+    ] = None,
+    ef: Annotated[
+        int | None, typer.Option(help="hnswlib search effort, overriding the recall target.")
+    ] = None,
 ) -> None:
     """Top-k records by similarity."""
     with _open() as memory:
-        hits = memory.search(query, k=k, namespace=namespace, filters=_filters(filter))
+        hits = memory.search(query, k=k, namespace=namespace, filters=_filters(filter), recall=recall, ef=ef)
     if as_json:
         for h in hits:
             typer.echo(json.dumps(h.to_dict()))
@@ -86,7 +92,7 @@ def forget(record_id: Annotated[str, typer.Argument(help="Record id.")]) -> None
 
 @memory_app.command("stats")
 def stats() -> None:
-    """Counts per namespace, embedder, index."""
+    """Counts per namespace, embedder, index, search effort (ef, recall target, last measured recall)."""
     with _open() as memory:
         typer.echo(json.dumps(memory.stats(), indent=2))
 

@@ -50,14 +50,41 @@ def _print_result(result: RunResult, log: DuckDBEventLog) -> None:
 
 @app.command()
 def run(
-    graph: Annotated[Path, typer.Argument(help='Graph file (JSON, "agentcore_graph": 1).')],
+    graph: Annotated[
+        Path, typer.Argument(help='Graph file (JSON, "agentcore_graph": 1), or `local` BUNDLE_DIR|NOTEBOOK.')
+    ],
+    source: Annotated[
+        Path | None, typer.Argument(help="With `local`: a bundle directory or a notebook (.ipynb).")
+    ] = None,
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="Run input as JSON, or @FILE with JSON.")
     ] = None,
-    session: Annotated[str | None, typer.Option(help="Session id (default: the run id).")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", "--session-id", help="Session id (default: the run id).")
+    ] = None,
     durability: Annotated[str, typer.Option(help="async (group commit) or sync.")] = "async",
+    as_json: Annotated[bool, typer.Option("--json", help="(local) Print one JSON object.")] = False,
+    backend: Annotated[str, typer.Option("--backend", help="(local) local, or ray.")] = "local",
+    address: Annotated[str, typer.Option("--address", help="(local) Ray address (default: local Ray).")] = "",
 ) -> None:
-    """Run a graph file locally; print its output, then a one-screen summary of its events."""
+    """Run a graph file locally; print its output, then a one-screen summary of its events.
+
+    `agentcore run local BUNDLE_DIR|NOTEBOOK.ipynb [--input JSON] [--session-id S]` runs an exported
+    bundle (or a notebook, exported to a temporary bundle first) in this process, no kernel.
+    """
+    if str(graph) == "local" and not graph.is_file():
+        if source is None:
+            raise AgentcoreError(
+                "run local needs a bundle directory or a notebook", hint="agentcore run local DIR"
+            )
+        from .export import run_local_cmd
+
+        run_local_cmd(source, input, session, as_json, backend=backend, address=address)
+        return
+    if source is not None:
+        raise AgentcoreError(
+            f"unexpected argument {source}", hint="agentcore run GRAPH.json, or agentcore run local DIR"
+        )
     g = load_graph(graph)
     value = parse_json_option(input)
     with (

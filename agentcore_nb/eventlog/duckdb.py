@@ -45,7 +45,7 @@ _INSERT = (
 _COLUMNS = ("seq", "run_id", "session_id", "node_id", "type", "ts", "body")
 _open_logs: weakref.WeakSet[DuckDBEventLog] = weakref.WeakSet()
 _shared: dict[str, DuckDBEventLog] = {}
-_shared_lock = threading.Lock()
+_shared_lock = threading.RLock()  # re-entered by state/eventlog.py when a log is built inside shared()
 
 
 @atexit.register
@@ -63,9 +63,18 @@ class DuckDBEventLog(EventLog):
 
     durable = True
 
+    def __new__(cls, path: str | Path | None = None, *, database: Database | None = None) -> DuckDBEventLog:
+        """One writer per file: a second log on the same file is a handle on it (agentcore_nb/state/)."""
+        if cls is not DuckDBEventLog:
+            return super().__new__(cls)
+        from ..state.eventlog import route
+
+        return route(cls, path, database)  # type: ignore[no-any-return]
+
     def __init__(self, path: str | Path | None = None, *, database: Database | None = None):
         super().__init__()
-        self._db = database or Database.open(path if path is not None else database_path())
+        opened = self.__dict__.pop("_opened_db", None)
+        self._db = database or opened or Database.open(path if path is not None else database_path())
         self.path = self._db.path
         self._db.ensure_schema("eventlog", SCHEMA_VERSION, _DDL)
         row = self._db.execute("SELECT max(seq) FROM events")[0]

@@ -35,6 +35,7 @@ from ..observability import conventions as conv
 from ..observability import tracing
 from ..runtime.workers import LoopThread
 from . import openapi as openapi_mod
+from .openapi.call import call_openapi
 from .registry import Registry
 from .spec import (
     ToolError,
@@ -52,7 +53,7 @@ from .spec import (
     validation_error,
     validator_for,
 )
-from .targets import call_http, call_mcp, call_openapi, call_python, mcp_list, resolve_ref
+from .targets import call_http, call_mcp, call_python, mcp_list, resolve_ref
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -78,6 +79,12 @@ class Registration:
         return text
 
 
+class OpenAPIRegistrations(builtins.list[Registration]):
+    """The registrations of an OpenAPI import, and the operations refused with their reasons."""
+
+    refused: builtins.list[tuple[str, str]]
+
+
 def prefixed(prefix: str, name: str) -> str:
     """``prefix_name`` within MCP's 64 characters (a hash keeps long names distinct)."""
     full = re.sub(r"[^A-Za-z0-9_\-.]", "_", f"{prefix}_{name}")
@@ -98,6 +105,7 @@ class Gateway:
         self._live: dict[str, Callable[..., Any]] = {}
         self._imported: dict[str, Callable[..., Any]] = {}
         self._specs: dict[str, ToolSpec] | None = None
+        self._stamp: tuple[int, int] | None = None
         self._versions: dict[str, ToolSpec] = {}
         self._validators: dict[tuple[str, int, str], Any] = {}
         self._builtins: dict[str, tuple[ToolSpec, Callable[..., Any]]] | None = None
@@ -111,8 +119,12 @@ class Gateway:
 
     # ------------------------------------------------------------------ lookup
     def _current(self) -> dict[str, ToolSpec]:
+        stamp = self.registry.stamp()  # another process of the project may have registered tools
         with self._lock:
-            if self._specs is None:
+            if self._specs is None or stamp != self._stamp:
+                if self._specs is not None:
+                    self._invalidate()
+                self._stamp = stamp
                 self._specs = self.registry.current()
             return self._specs
 
@@ -169,8 +181,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ registering
     def register(self, definition: dict[str, Any] | ToolSpec, *, target: dict[str, Any] | None = None,
-                 fn: Callable[..., Any] | None = None, timeout: float | None = None) -> Registration:  # fmt: skip
-        """Register (or re-register) a tool from an MCP-style definition and a target."""
+                 fn: Callable[..., Any] | None = None, timeout: float | None = None,
+                 checked: bool = False) -> Registration:  # fmt: skip
+        """Register (or re-register) a tool from an MCP-style definition and a target
+        (``checked``: the schemas were already checked, as an OpenAPI import does in bulk)."""
         if isinstance(definition, ToolSpec):
             definition = {**definition.to_mcp(), "target": definition.target, "timeout": definition.timeout}
         if not isinstance(definition, dict):
@@ -179,10 +193,14 @@ class Gateway:
         description = definition.get("description") or ""
         if not isinstance(description, str):
             raise ToolSchemaError(f"tool {name}: description must be a string")
-        input_schema = check_schema(definition.get("inputSchema", {"type": "object"}), "inputSchema")
+        input_schema = definition.get("inputSchema", {"type": "object"})
         output_schema = definition.get("outputSchema")
-        if output_schema is not None:
-            check_schema(output_schema, "outputSchema")
+        if not checked:
+            check_schema(input_schema, "inputSchema")
+            if output_schema is not None:
+                check_schema(output_schema, "outputSchema")
+        elif not isinstance(input_schema, dict) or input_schema.get("type", "object") != "object":
+            raise ToolSchemaError('inputSchema must describe an object ("type": "object")')
         tgt = target if target is not None else definition.get("target") or {"type": "none"}
         if fn is not None:
             tgt = {"type": "python", "ref": _ref_of(fn)}
@@ -234,13 +252,18 @@ class Gateway:
         )
 
     def register_openapi(self, document: str | Path, *, base_url: str | None = None,
-                         prefix: str | None = None, secrets: dict[str, str] | None = None) -> builtins.list[Registration]:  # fmt: skip
-        doc = openapi_mod.load_document(document)
-        out = []
-        for tool in openapi_mod.operations(doc, base_url=base_url, secrets=secrets):
+                         prefix: str | None = None, secrets: dict[str, str] | None = None,
+                         strict: bool = False) -> OpenAPIRegistrations:  # fmt: skip
+        """One tool per operation. The whole document is checked before anything is stored: a
+        document-level fault registers nothing; an operation that cannot be built is refused and
+        listed in ``.refused`` (with ``strict``, it fails the import)."""
+        result = openapi_mod.import_document(document, base_url=base_url, secrets=secrets, strict=strict)
+        for tool in result.tools:
             if prefix:
                 tool["name"] = prefixed(prefix, tool["name"])
-            out.append(self.register(tool))
+        openapi_mod.check_tools(result.tools)
+        out = OpenAPIRegistrations(self.register(tool, checked=True) for tool in result.tools)
+        out.refused = result.refused
         return out
 
     def register_mcp(self, server: str, *, prefix: str) -> builtins.list[Registration]:
@@ -315,6 +338,8 @@ class Gateway:
         return spec
 
     def _check_output(self, spec: ToolSpec, value: Any) -> Any:
+        if spec.target.get("type") == "openapi" and "responses" in spec.target:
+            return value  # checked by the target against the schema of the status actually returned
         if spec.output_schema is not None:
             problem = validation_error(self._validator(spec, "output"), value, "output")
             if problem:

@@ -53,9 +53,21 @@ class GatewayMCPServer(MCPServer):  # type: ignore[misc]
 
 
 def serve(gateway: Gateway, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
-          token: str | None = None) -> None:  # fmt: skip
+          token: str | None = None, auth: Any = None, project: Any = None) -> None:  # fmt: skip
+    """Serve the tools; over HTTP behind bearer auth (``tool:*``) when it listens beyond loopback
+    or tokens are required (``agentcore_nb.serve.auth``)."""
     server = GatewayMCPServer(gateway, token=token)
     if transport == "stdio":
         server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+        return
+    import uvicorn
+
+    from ..serve.auth import protect
+    from ..serve.config import AuthConfig
+    from ..serve.server import bind
+
+    sock = bind(host, port)  # a port in use is one line
+    app = protect(server.streamable_http_app(host=host), host, auth or AuthConfig(), project,
+                  scope="tool:*", realm="agentcore-mcp")  # fmt: skip
+    print(f"agentcore gateway: MCP listening on http://{host}:{sock.getsockname()[1]}/mcp", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
+import uuid
 
 from ..db import Database
 from .spec import ToolSpec, UnknownToolError
@@ -37,6 +40,22 @@ class Registry:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.ensure_schema("gateway", SCHEMA_VERSION, _DDL)
+        #: Replaced after every change, by whichever process of the project made it, so each
+        #: process's cache of current tools notices the others' registrations (one ``stat``).
+        self.stamp_path = db.path.with_name(db.path.stem + ".tools-stamp")
+
+    def stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.stamp_path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _touch(self) -> None:
+        tmp = self.stamp_path.with_name(f".{self.stamp_path.name}.{uuid.uuid4().hex}")
+        with contextlib.suppress(OSError):
+            tmp.write_text(str(time.time()))
+            os.replace(tmp, self.stamp_path)  # a new inode every time: the stamp always changes
 
     def current(self) -> dict[str, ToolSpec]:
         rows = self.db.execute(f"SELECT {_COLS} FROM gateway_tools WHERE current ORDER BY name")
@@ -99,6 +118,7 @@ class Registry:
                 cur.execute("ROLLBACK")
                 raise
         spec.updated = now
+        self._touch()
         return spec
 
     def remove(self, name: str) -> int:
@@ -107,4 +127,5 @@ class Registry:
             rows = self.db.con.execute(
                 "DELETE FROM gateway_tools WHERE name = ? RETURNING version", [name]
             ).fetchall()
+        self._touch()
         return len(rows)

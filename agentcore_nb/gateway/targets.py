@@ -112,36 +112,6 @@ async def call_http(client: httpx.AsyncClient, target: dict[str, Any], arguments
                       json=arguments, headers=auth_headers(target.get("auth")))  # fmt: skip
 
 
-async def call_openapi(client: httpx.AsyncClient, target: dict[str, Any], arguments: dict[str, Any],
-                       timeout: float) -> Any:  # fmt: skip
-    path = target["path"]
-    query: dict[str, Any] = {}
-    headers = auth_headers(target.get("auth"))
-    for name, where in target.get("params", {}).items():
-        if name not in arguments:
-            continue
-        value = arguments[name]
-        if where == "path":
-            path = path.replace("{" + name + "}", httpx.URL("/" + str(value)).raw_path.decode()[1:])
-        elif where == "query":
-            query[name] = value
-        elif where == "header":
-            headers[name] = str(value)
-    body: Any = None
-    if target.get("body") == "merged":
-        body = {k: v for k, v in arguments.items() if k not in target.get("params", {})}
-    elif target.get("body"):
-        body = arguments.get(target["body"])
-    url = target["base_url"].rstrip("/") + path
-    op = f"{target['method'].upper()} {target['path']}"
-    kwargs: dict[str, Any] = {"params": query, "headers": headers}
-    if body is not None:
-        kwargs["json"] = body
-    return await send(
-        client, target["method"].upper(), url, what=f"operation {op}", timeout=timeout, **kwargs
-    )
-
-
 def mcp_server_param(where: str) -> Any:
     """A URL (streamable HTTP) or a command line (stdio subprocess) for :class:`mcp.Client`."""
     if where.startswith(("http://", "https://")):

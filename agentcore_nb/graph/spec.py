@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import GraphError
 from .policy import Policy
 
-NODE_KINDS = ("python", "tool", "reason", "memory", "code", "agent")
+NODE_KINDS = ("python", "tool", "reason", "memory", "code", "agent", "mesh")
 INPUT_SOURCE = "$input"
 
 

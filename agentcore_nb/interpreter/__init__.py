@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..project import register_service
 from .limits import LIMIT_NAMES, InterpreterError, Limits, SandboxUnavailableError
+from .pool import pool_from_env
 from .result import ExecutionResult
 from .service import DEFAULT_SESSION, TOOL_NAME, Interpreter
 
@@ -24,7 +25,12 @@ def _factory(project: Project) -> Interpreter:
     ``Interpreter(..., unsafe_local=True)`` yourself (and install it with ``services.set``) to run
     without isolation on purpose.
     """
-    return Interpreter(project.home / "interpreter", event_log=project.event_log, services=project.services)
+    return Interpreter(
+        project.home / "interpreter",
+        event_log=project.event_log,
+        services=project.services,
+        pool=pool_from_env(),  # AGENTCORE_INTERPRETER_POOL: off by default
+    )
 
 
 register_service("interpreter", _factory)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import signal
+import struct
+import subprocess
+import termios
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import procs
 from .limits import OUTPUT, PROCESSES, InterpreterError, Limits
-from .process import START_TIMEOUT, Launched, Space, Watch, kill, launch, limits_in_text, watch
+from .process import (
+    START_TIMEOUT,
+    Launched,
+    Space,
+    Watch,
+    kill,
+    launch,
+    limits_in_text,
+    sandbox_failure,
+    watch,
+)
 from .sandbox import address_space, runtime_for
 
 #: RLIMIT_CPU of a persistent interpreter: a backstop for the whole session. Each execution's CPU
@@ -62,15 +76,32 @@ class Kernel:
 
     @property
     def alive(self) -> bool:
-        return self.launched is not None and self.launched.popen.poll() is None
+        # bwrap's outer process outlives the sandbox's pid 1 for a moment: look at both
+        launched = self.launched
+        return (
+            launched is not None
+            and launched.popen.poll() is None
+            and (launched.init_pid == launched.popen.pid or not procs.is_zombie(launched.init_pid))
+        )
+
+    def how_it_ended(self) -> str:
+        """How a dead interpreter ended (``SIGKILL``, ``exit status 1``), once bwrap has told."""
+        if self.launched is None:
+            return "unknown"
+        try:
+            code = self.launched.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "unknown"
+        return signal_name(code)
 
     def start(self) -> None:
         runtime = runtime_for(self.language, self.limits, sandboxed=self.space.bwrap is not None)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        for fd in (req_r, rep_w):
-            # R reopens its pipes through /dev/fd, which checks the pipe's owner
-            os.fchown(fd, self.space.uid, self.space.uid)
+        owner = self.space.owner
+        if owner is not None:  # R reopens its pipes through /dev/fd, which checks the pipe's owner
+            for fd in (req_r, rep_w):
+                os.fchown(fd, owner, owner)
         try:
             launched = launch(
                 self.space,
@@ -80,6 +111,7 @@ class Kernel:
                 cpu_seconds=max(SESSION_CPU_SECONDS, self.limits.cpu_seconds * 10),
                 binds=runtime.binds,
                 extra_fds=(req_r, rep_w),
+                reaps=self.language == "python",  # pykernel.py collects its zombies itself
             )
         except BaseException:
             for fd in (req_r, req_w, rep_r, rep_w):
@@ -92,6 +124,8 @@ class Kernel:
         self.version = str(ready.get("version", ""))
         if self.space.bwrap is None:
             self.pid = launched.popen.pid
+        elif self.space.bwrap.rootless and self.language == "python":
+            self.pid = launched.init_pid  # it is the sandbox's pid 1 itself
         else:
             kids = procs.children(launched.init_pid)
             if len(kids) != 1:
@@ -114,8 +148,12 @@ class Kernel:
             grace=0,
         )
         if reply is None or not reply.get("ready"):
-            detail = (bytes(w.stderr) or bytes(w.stdout)).decode("utf-8", "replace").strip().splitlines()
+            text = (bytes(w.stderr) or bytes(w.stdout)).decode("utf-8", "replace").strip()
+            detail = text.splitlines()
             self.stop()
+            failure = sandbox_failure(text)
+            if failure is not None:
+                raise failure
             raise InterpreterError(
                 f"the {self.language} interpreter did not start"
                 + (": " + " | ".join(detail[-5:]) if detail else "")
@@ -251,20 +289,34 @@ class Kernel:
             self.stop()
         return out
 
-    def _interrupt_unless_replied(self) -> None:
-        # A reply may already sit in the pipe; an interrupt now would hit the *next* execution.
+    def _interrupt_unless_replied(self) -> bool:
+        """Interrupt the running execution. False while the interpreter has not taken the whole
+        request from its pipe (on a busy machine it may not have been scheduled yet): it would drop
+        an interrupt that came before it started, so the caller tries again. A reply already
+        waiting means the execution is over: no interrupt, which would hit the *next* one."""
         sel = selectors.DefaultSelector()
         sel.register(self._rep_r, selectors.EVENT_READ)
         pending = bool(sel.select(timeout=0))
         sel.close()
-        if not pending:
-            self.interrupt()
+        if pending:
+            return True
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(self._req_w, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            unread = 0
+        if unread > 0:
+            return False
+        self.interrupt()
+        return True
 
     def _note_processes(self, out: Outcome, limits: Limits) -> None:
         """Flag the process limit when the session's tasks reached it."""
         if self.space.bwrap is None or self.launched is None:
             return
-        tasks = sum(procs.thread_count(p) for p in procs.descendants(self.launched.init_pid))
+        pids = procs.descendants(self.launched.init_pid)
+        if self.pid == self.launched.init_pid:
+            pids.append(self.pid)
+        tasks = sum(procs.thread_count(p) for p in pids)
         if tasks >= limits.processes - 1 and PROCESSES not in out.limits:
             out.limits.append(PROCESSES)
 

@@ -25,6 +25,69 @@ MAX_CONNECTIONS = 32
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+#: Run by a fresh single-threaded process (a threaded one may not change its user namespace):
+#: join the user namespace owning the sandbox's network namespace, then that network namespace,
+#: listen there and hand the socket back over a unix socket.
+_NS_HELPER = """
+import ctypes, os, socket, sys
+pid, addr, port, back = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+libc = ctypes.CDLL(None, use_errno=True)
+net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+user = libc.ioctl(net, 0xB701)  # NS_GET_USERNS: the user namespace that owns it
+if user < 0 or libc.setns(user, 0x10000000) != 0 or libc.setns(net, 0x40000000) != 0:
+    sys.exit(os.strerror(ctypes.get_errno()))
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((addr, port))
+sock.listen(16)
+socket.send_fds(socket.socket(fileno=back), [b"ok"], [sock.fileno()])
+"""
+
+
+def _listen_in_user_namespace(ns_pid: int, addr: str, port: int) -> socket.socket:
+    """Rootless: the same listening socket, made by a helper process (the host has no capability
+    of its own to enter the sandbox's network namespace, only through the sandbox's user namespace)."""
+    import subprocess
+    import sys
+
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _NS_HELPER,
+                str(ns_pid),
+                addr,
+                str(port),
+                str(theirs.fileno()),
+            ],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        theirs.close()
+        if done.returncode != 0:
+            detail = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"])[-1]
+            raise InterpreterError(f"cannot open the relay for {addr}:{port} in the sandbox: {detail}")
+        mine.settimeout(10)
+        _, fds, _, _ = socket.recv_fds(mine, 16, 1)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InterpreterError(f"cannot open the relay for {addr}:{port} in the sandbox: {exc}") from None
+    finally:
+        theirs.close()
+        mine.close()
+    if not fds:
+        raise InterpreterError(f"cannot open the relay for {addr}:{port} in the sandbox")
+    sock = socket.socket(fileno=fds[0])
+    sock.setblocking(False)
+    return sock
+
+
 def _listen_in_namespace(ns_pid: int, addr: str, port: int) -> socket.socket:
     """A listening TCP socket in the network namespace of ``ns_pid`` (made in a throwaway thread)."""
     box: dict[str, object] = {}
@@ -90,13 +153,16 @@ class NetRelay:
                 self._loop = loop
             return self._loop
 
-    def open(self, ns_pid: int, targets: list[tuple[str, int, str]]) -> RelayHandle:
+    def open(
+        self, ns_pid: int, targets: list[tuple[str, int, str]], *, rootless: bool = False
+    ) -> RelayHandle:
         """Relay ``inside_addr:port`` in the sandbox of ``ns_pid`` to ``host:port`` for each target."""
         loop = self._ensure_loop()
         handle = RelayHandle(self)
+        listen = _listen_in_user_namespace if rootless else _listen_in_namespace
         try:
             for host, port, inside in targets:
-                sock = _listen_in_namespace(ns_pid, inside, port)
+                sock = listen(ns_pid, inside, port)
                 future = asyncio.run_coroutine_threadsafe(self._serve(handle, sock, host, port), loop)
                 handle.servers.append(future.result(timeout=10))
         except BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -36,6 +37,13 @@ from .seccomp import seccomp_fd
 
 MAX_REPLY_BYTES = 64 << 20
 START_TIMEOUT = 60.0
+BIND_HINT = (
+    "keep the interpreter's directory (AGENTCORE_HOME) and the Python environment on a local "
+    "path this user can read (not a network home that refuses root, not removed by a cleaner), "
+    "or pass unsafe_local=True to run without isolation, knowingly"
+)
+#: How long an interrupt that cannot be delivered yet (the request not taken) is retried.
+UNDELIVERED_WAIT = 10.0
 
 _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentcore-sandbox-spawner")
 
@@ -61,6 +69,9 @@ class Space:
     workdir: Path
     etcdir: Path
     bwrap: Bubblewrap | None  # None: unsafe_local, no isolation
+    #: Root mode: the session's own uid, which must own its files and pipes; else None (the
+    #: caller's uid runs the code, and already owns them).
+    owner: int | None = None
 
 
 @dataclass
@@ -82,6 +93,7 @@ def launch(
     extra_fds: tuple[int, ...] = (),
     env: dict[str, str] | None = None,
     block: bool = False,
+    reaps: bool = False,
 ) -> Launched:
     """Start ``argv`` in the session's sandbox (or plainly, for unsafe_local), stdout/stderr piped."""
     environment = base_env(env)
@@ -107,6 +119,7 @@ def launch(
             info_fd=info_w,
             seccomp_fd=sec,
             block_fd=block_r if block else None,
+            reaps=reaps,
         )
         popen = _spawn(cmd, extra_fds + child_fds, environment, cwd="/")
     except BaseException:
@@ -180,7 +193,21 @@ def _read_info(info_r: int, popen: subprocess.Popen[bytes]) -> int:
         os.close(info_r)
     err = _read_available(popen.stderr.fileno()) if popen.stderr else b""
     first = err.decode("utf-8", "replace").strip().splitlines()[:1]
+    failure = sandbox_failure(first[0] if first else "")
+    if failure is not None:
+        raise failure
     raise InterpreterError("the sandbox failed to start" + (f": {first[0]}" if first else ""))
+
+
+def sandbox_failure(text: str) -> InterpreterError | None:
+    """The one-line error for a bwrap message that says it could not set the sandbox up."""
+    for line in text.splitlines():
+        if re.match(r"bwrap: Can't (find source path|bind mount|mount|create file at)", line.strip()):
+            return InterpreterError(
+                f"the sandbox cannot bind a directory it needs ({line.strip().removeprefix('bwrap: ')})",
+                hint=BIND_HINT,
+            )
+    return None
 
 
 def _read_available(fd: int, limit: int = 1 << 16) -> bytes:
@@ -265,7 +292,7 @@ def watch(
     output_cap: int,
     cpu_used: Callable[[], float] | None,
     cpu_limit: float,
-    interrupt: Callable[[], None],
+    interrupt: Callable[[], bool | None],
     grace: float = 1.0,
     wall_limit_name: str = "wall_time",
     seq: int | None = None,
@@ -273,7 +300,10 @@ def watch(
     """Collect output until a reply frame arrives (kernels) or the process exits (commands).
 
     On a limit the process is interrupted (``interrupt``), and killed ``grace`` seconds later if it
-    did not answer. Returns the reply, or None when the process ended or was killed without one.
+    did not answer. ``interrupt`` may return False: not delivered yet (the interpreter has not taken
+    the request; an interrupt now would be lost), so it is tried again each tick, and the grace
+    starts when it is delivered (at most ``UNDELIVERED_WAIT`` seconds later the process is killed
+    anyway). Returns the reply, or None when the process ended or was killed without one.
     """
     sel = selectors.DefaultSelector()
     streams = {}
@@ -290,7 +320,19 @@ def watch(
     sel.register(pidfd, selectors.EVENT_READ)
     started = time.monotonic()
     kill_at: float | None = None
+    undelivered = False  # an interrupt is owed but was not delivered yet
     reply: dict[str, Any] | None = None
+
+    def stop(now: float) -> None:
+        """Interrupt (again, while undelivered); the kill follows ``grace`` after delivery."""
+        nonlocal kill_at, undelivered
+        delivered = interrupt() is not False
+        if delivered:
+            kill_at = now + grace
+        elif not undelivered:
+            kill_at = now + grace + UNDELIVERED_WAIT
+        undelivered = not delivered
+
     try:
         while True:
             now = time.monotonic()
@@ -298,6 +340,8 @@ def watch(
                 kill(popen)
                 watch_.exited = True
                 break
+            if undelivered:
+                stop(now)
             if kill_at is None:
                 reason = None
                 if now >= deadline:
@@ -306,8 +350,7 @@ def watch(
                     reason = CPU_TIME
                 if reason:
                     watch_.hit(reason)
-                    interrupt()
-                    kill_at = now + grace
+                    stop(now)
             wait = 0.05 if kill_at is None else max(0.0, min(0.05, kill_at - now))
             if kill_at is None:
                 wait = max(0.0, min(wait, deadline - now))
@@ -351,8 +394,7 @@ def watch(
                     watch_.truncated = True
                     if OUTPUT not in watch_.limits and kill_at is None:
                         watch_.hit(OUTPUT)
-                        interrupt()
-                        kill_at = time.monotonic() + grace
+                        stop(time.monotonic())
             if reply is not None:
                 break
             if reply_fd is not None and (watch_.reply_closed or watch_.exited):

@@ -19,7 +19,9 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    return raw[raw.rfind(")") + 2 :].split()
+    fields = raw[raw.rfind(")") + 2 :].split()
+    # a process that is being reaped can give an empty read: that is "gone", not a crash
+    return fields if ")" in raw and len(fields) >= 15 else None
 
 
 def cpu_seconds(pid: int) -> float:

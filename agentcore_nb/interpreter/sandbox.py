@@ -7,6 +7,10 @@ a new session (setsid), death with its parent, a seccomp filter, rlimits, an env
 from an allow-list (bwrap itself is started with that environment, so ``/proc/1/environ`` holds
 nothing of the host's), and, last, an unprivileged per-session uid with no capabilities
 (``setpriv``) before any of the user's code runs.
+
+Not root, the same sandbox is rootless: a user namespace of the calling user (``--unshare-user``,
+no further user namespace inside), no capabilities, read-only root and /dev, and our own init as
+pid 1 (``kernels/init.py``); docs/interpreter.md says what differs and what makes up for it.
 """
 
 from __future__ import annotations
@@ -157,18 +161,16 @@ def rlimit_args(prlimit: str, limits: Limits, *, address_space: int, cpu_seconds
 class Bubblewrap:
     """Finds bwrap and the helpers, and writes sandbox command lines."""
 
-    def __init__(self, bwrap: str | None = None) -> None:
+    def __init__(self, bwrap: str | None = None, *, rootless: bool | None = None) -> None:
         found = bwrap or shutil.which("bwrap")
         if not found or not os.access(found, os.X_OK):
             raise SandboxUnavailableError(
                 "bubblewrap (bwrap) is not installed, so untrusted code is refused", hint=INSTALL_HINT
             )
-        if os.geteuid() != 0:
-            raise SandboxUnavailableError(
-                "the sandbox runs code as a separate unprivileged user, which needs root",
-                hint="run as root (e.g. in a container or CI), or pass unsafe_local=True to run without isolation",
-            )
         self.bwrap = found
+        #: Root mode: one unprivileged uid per session (needs root). Rootless: a user namespace of
+        #: the calling user (``--unshare-user``), one uid for all of its sessions.
+        self.rootless = os.geteuid() != 0 if rootless is None else bool(rootless)
         self.prlimit = _which(
             "prlimit", what="prlimit (util-linux)", hint="sudo apt-get install -y util-linux"
         )
@@ -178,6 +180,12 @@ class Bubblewrap:
         for tool in (self.prlimit, self.setpriv):
             if not os.path.realpath(tool).startswith("/usr/"):
                 raise SandboxUnavailableError(f"{tool} must live under /usr to be usable in the sandbox")
+        if self.rootless:
+            check_user_namespaces(found)
+
+    @property
+    def mode(self) -> str:
+        return "bubblewrap-rootless" if self.rootless else "bubblewrap"
 
     def command(
         self,
@@ -193,13 +201,22 @@ class Bubblewrap:
         info_fd: int,
         seccomp_fd: int,
         block_fd: int | None = None,
+        reaps: bool = False,
     ) -> list[str]:
+        """The command line. ``reaps``: ``argv`` reaps its orphans itself (the Python kernel), so
+        rootless it is pid 1 directly (the code then runs in pid 1: there is nothing above it to
+        reach); otherwise our ``init.py`` is pid 1."""
         args = [
             self.bwrap,
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox",
             "--info-fd", str(info_fd), "--seccomp", str(seccomp_fd),
         ]  # fmt: skip
+        if self.rootless:
+            # the caller's own uid in a new user namespace, in which no further one can be made;
+            # our init (not dumpable, filtered) is pid 1 instead of bwrap's
+            args += ["--unshare-user", "--disable-userns", "--as-pid-1"]
+            binds = (*binds, *python_runtime(SANDBOX_KERNEL_DIR).binds)
         if block_fd is not None:
             args += ["--block-fd", str(block_fd)]
         made: set[str] = {"/"}
@@ -242,8 +259,15 @@ class Bubblewrap:
         for root in under_tmp:
             if os.path.isdir(root):
                 ro(root)
-        args += ["--bind", str(workdir), WORKSPACE, "--chdir", WORKSPACE, "--"]
+        args += ["--bind", str(workdir), WORKSPACE]
+        # the sandbox's own root (a tmpfs holding the directories made above) is read-only too:
+        # rootless, it belongs to the calling user, so the code could otherwise write there
+        args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", WORKSPACE, "--"]
         args += rlimit_args(self.prlimit, limits, address_space=address_space, cpu_seconds=cpu_seconds)
+        if self.rootless:  # bwrap dropped every capability and set no_new_privs already
+            if reaps:
+                return args + argv
+            return args + [sys.executable, "-I", "-S", f"{SANDBOX_KERNEL_DIR}/init.py", *argv]
         args += [
             self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
@@ -251,14 +275,47 @@ class Bubblewrap:
         return args + argv
 
 
-def write_etc(etcdir: Path, uid: int, hosts: dict[str, str] | None = None) -> None:
+USERNS_HINT = (
+    "enable them (sysctl -w user.max_user_namespaces=15000; on older Debian/Ubuntu also "
+    "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04+ an AppArmor profile allowing bwrap userns), "
+    "run as root, or pass unsafe_local=True to run without isolation, knowingly"
+)
+
+
+def check_user_namespaces(bwrap: str) -> None:
+    """Rootless mode needs unprivileged user namespaces: try one (about 5 ms), or say what to do."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [bwrap, "--unshare-user", "--disable-userns", "--unshare-net", "--ro-bind", "/", "/", "true"],
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailableError(
+            f"cannot try a user namespace with bwrap: {exc}", hint=USERNS_HINT
+        ) from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise SandboxUnavailableError(
+            "user namespaces are not available to this user, so the sandbox cannot isolate code "
+            "without root" + (f" ({detail[0]})" if detail else ""),
+            hint=USERNS_HINT,
+        )
+
+
+def write_etc(etcdir: Path, uid: int, hosts: dict[str, str] | None = None, *, gid: int | None = None) -> None:
     """The sandbox's own /etc/passwd, group, hosts (plus names mapped for allowed hosts) and an
     empty resolv.conf: there is no DNS server in the sandbox."""
     etcdir.mkdir(parents=True, exist_ok=True)
+    gid = uid if gid is None else gid
     files = {
-        "passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}:sandbox:{WORKSPACE}:/bin/sh\n"
+        "passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}:sandbox:{WORKSPACE}:/bin/sh\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-        "group": f"root:x:0:\nsandbox:x:{uid}:\nnogroup:x:65534:\n",
+        "group": f"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n",
         "resolv.conf": "# no DNS in the sandbox\n",
         "hostname": "sandbox\n",
     }

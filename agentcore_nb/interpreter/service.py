@@ -30,6 +30,7 @@ from ..observability import tracing
 from ..runtime.context import NodeContext, span_ids
 from .limits import InterpreterError, Limits, parse_host_port
 from .netrelay import NetRelay
+from .pool import SandboxPool, pool_sizes
 from .result import ExecutionResult
 from .sandbox import Bubblewrap, normalize_language
 from .session import CodeSession, check_session_name
@@ -50,7 +51,9 @@ class Interpreter:
     """Sandboxed Python / JavaScript / R sessions under ``root`` (a directory this object owns).
 
     ``unsafe_local=True`` runs code without isolation (every result says so); otherwise bubblewrap
-    is required and its absence is an error that says how to install it.
+    is required and its absence is an error that says how to install it. As root each session gets
+    a uid of its own; otherwise the sandbox is rootless (user namespaces). ``pool`` keeps
+    pre-warmed sandboxes per language for new sessions (``True``, a size, or {language: size}).
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class Interpreter:
         services: Mapping[str, Any] | None = None,
         tracer_provider: Any = None,
         bwrap: str | None = None,
+        pool: bool | int | Mapping[str, int] = False,
     ) -> None:
         self.root = Path(root)
         self.limits = limits or Limits()
@@ -86,11 +90,17 @@ class Interpreter:
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._wake = threading.Event()
+        # pre-warmed sandboxes (``pool=True``, a size, or {language: size}); off by default
+        sizes = pool_sizes(pool)
+        self._pool = SandboxPool(self.root, self._bwrap, self.limits, sizes) if sizes else None
         _live.add(self)
 
     # ------------------------------------------------------------------ sessions
-    def session(self, name: str = DEFAULT_SESSION) -> CodeSession:
-        """The named session, started on first use."""
+    def session(
+        self, name: str = DEFAULT_SESSION, *, language: str | None = None, limits: Limits | None = None
+    ) -> CodeSession:
+        """The named session, started on first use (from the pool, when it has a sandbox ready
+        for ``language`` with these ``limits``)."""
         check_session_name(name)
         with self._lock:
             if self._closed:
@@ -98,7 +108,12 @@ class Interpreter:
             found = self._sessions.get(name)
             if found is None or found.closed:
                 self.root.mkdir(parents=True, exist_ok=True)
-                found = CodeSession(name, self.root, bwrap=self._bwrap, limits=self.limits, relay=self._relay)
+                warm = None
+                if self._pool is not None and language is not None:
+                    warm = self._pool.take(language, limits or self.limits)
+                found = CodeSession(
+                    name, self.root, bwrap=self._bwrap, limits=self.limits, relay=self._relay, warm=warm
+                )
                 self._sessions[name] = found
                 self._start_reaper()
             return found
@@ -162,6 +177,8 @@ class Interpreter:
             sessions, self._sessions = list(self._sessions.values()), {}
             self._owners.clear()
         self._wake.set()
+        if self._pool is not None:
+            self._pool.close()
         for s in sessions:
             s.stop()
         self._relay.close()
@@ -249,7 +266,7 @@ class Interpreter:
             token,
             allow_net,
             ctx,
-            lambda pairs: self.session(session).execute_code(
+            lambda pairs: self.session(session, language=lang, limits=lim).execute_code(
                 code, lang, limits=lim, clear_context=bool(clear_context), allow_net=pairs
             ),
         )

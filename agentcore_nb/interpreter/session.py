@@ -8,7 +8,6 @@ import binascii
 import json
 import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -19,11 +18,12 @@ from . import files, procs
 from .kernel import Kernel, Outcome, signal_name
 from .limits import CPU_TIME, FILE_SIZE, OUTPUT, WALL_TIME, InterpreterError, Limits
 from .netrelay import NetRelay, RelayHandle, inside_address
-from .process import Space, Watch, kill, launch, limits_in_text, watch
+from .pool import Place, Warm, make_place
+from .process import Watch, kill, launch, limits_in_text, watch
 from .result import UNSAFE_WARNING, ExecutionResult
 from .rich import safe_results
 from .sandbox import KERNEL_DIR, SANDBOX_KERNEL_DIR, Bubblewrap, python_runtime, update_hosts, write_etc
-from .uids import UidLease, lease_uid
+from .uids import UidLease
 
 SESSION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -38,7 +38,14 @@ def check_session_name(name: Any) -> str:
 
 class CodeSession:
     def __init__(
-        self, name: str, base: Path, *, bwrap: Bubblewrap | None, limits: Limits, relay: NetRelay
+        self,
+        name: str,
+        base: Path,
+        *,
+        bwrap: Bubblewrap | None,
+        limits: Limits,
+        relay: NetRelay,
+        warm: Warm | None = None,
     ) -> None:
         self.name = check_session_name(name)
         self.limits = limits
@@ -47,21 +54,15 @@ class CodeSession:
         self.kernels: dict[str, Kernel] = {}
         self.last_used = time.monotonic()
         self.closed = False
-        self._lease: UidLease | None = lease_uid() if bwrap is not None else None
-        uid = self._lease.uid if self._lease else os.getuid()
-        self.dir = base / f"{name}-{os.urandom(4).hex()}"
-        workdir, etcdir = self.dir / "work", self.dir / "etc"
-        try:
-            workdir.mkdir(parents=True)
-            os.chown(workdir, uid, uid)
-            os.chmod(workdir, 0o700)
-            self._hosts: dict[str, str] = {}
-            if bwrap is not None:
-                write_etc(etcdir, uid)
-        except BaseException:
-            self._cleanup()
-            raise
-        self.space = Space(uid=uid, workdir=workdir, etcdir=etcdir, bwrap=bwrap)
+        self._hosts: dict[str, str] = {}
+        # a pre-warmed place with its interpreter becomes this session's, or a new place is made
+        place = warm.place if warm is not None else make_place(base, name, bwrap)
+        if warm is not None:
+            self.kernels[warm.kernel.language] = warm.kernel
+        self._place: Place | None = place
+        self._lease: UidLease | None = place.lease
+        self.dir = place.dir
+        self.space = place.space
 
     @property
     def sandboxed(self) -> bool:
@@ -77,7 +78,9 @@ class CodeSession:
 
     def _result(self, language: str) -> ExecutionResult:
         r = ExecutionResult(session_id=self.name, language=language)
-        if not self.sandboxed:
+        if self.space.bwrap is not None:
+            r.sandbox = self.space.bwrap.mode
+        else:
             r.sandbox, r.warning = "none (unsafe_local)", UNSAFE_WARNING
         return r
 
@@ -89,7 +92,7 @@ class CodeSession:
             return None  # unsafe_local has the host's network anyway (and says so)
         targets = [(host, port, inside_address(host, self._hosts)) for host, port in allow_net]
         update_hosts(self.space.etcdir, {h: a for h, a in self._hosts.items()})
-        return self.relay.open(ns_pid, targets)
+        return self.relay.open(ns_pid, targets, rootless=bool(self.space.bwrap and self.space.bwrap.rootless))
 
     # ------------------------------------------------------------------ code
     def execute_code(
@@ -109,7 +112,14 @@ class CodeSession:
                 kernel.stop()
             if kernel is None:
                 kernel = self.kernels[language] = Kernel(self.space, language, limits)
+            note = self._heal()
             if not kernel.alive:
+                if kernel.launched is not None:  # it was running: something outside ended it
+                    ended = kernel.how_it_ended()
+                    note = note or (
+                        f"the {language} interpreter had ended ({ended}) since the last call, "
+                        "killed from outside; it was restarted and its variables are lost"
+                    )
                 kernel.stop()
                 kernel.limits = limits
                 kernel.start()
@@ -120,7 +130,11 @@ class CodeSession:
                 if relay is not None:
                     relay.close()
             self.last_used = time.monotonic()
-            return self._code_result(language, outcome, limits)
+            result = self._code_result(language, outcome, limits)
+            if note:
+                result.restarted = True
+                result.warning = f"{result.warning}; {note}" if result.warning else note
+            return result
 
     def _code_result(self, language: str, out: Outcome, limits: Limits) -> ExecutionResult:
         r = self._result(language)
@@ -158,10 +172,14 @@ class CodeSession:
             self._check_open()
             self.last_used = time.monotonic()
             r = self._result("shell")
+            note = self._heal()
+            if note:
+                r.warning = f"{r.warning}; {note}" if r.warning else note
             runtime = python_runtime(SANDBOX_KERNEL_DIR if self.sandboxed else str(KERNEL_DIR))
             report_r, report_w = os.pipe()
             try:
-                os.fchown(report_w, self.uid, self.uid)
+                if self.space.owner is not None:
+                    os.fchown(report_w, self.space.owner, self.space.owner)
                 argv = [runtime.argv[0], "-I", "-S", f"{runtime.argv[2].rsplit('/', 1)[0]}/runcmd.py"]
                 launched = launch(
                     self.space,
@@ -266,7 +284,7 @@ class CodeSession:
             self._check_open()
             self.last_used = time.monotonic()
             return [
-                {"path": path, "size": files.write_file(self.workdir, path, data, owner=self.uid)}
+                {"path": path, "size": files.write_file(self.workdir, path, data, owner=self.space.owner)}
                 for path, data in prepared
             ]
 
@@ -293,6 +311,25 @@ class CodeSession:
             return paths
 
     # ------------------------------------------------------------------ lifecycle
+    def _heal(self) -> str:
+        """Make the work directory (and generated /etc) again if something outside removed them
+        (a tmp cleaner, a person): the sandbox could not bind them. Returns a note, or ''."""
+        if self.workdir.is_dir() and (not self.sandboxed or (self.space.etcdir / "hosts").is_file()):
+            return ""
+        for kernel in self.kernels.values():
+            kernel.stop()  # their /workspace is the removed directory
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.space.owner is not None:
+            os.chown(self.workdir, self.space.owner, self.space.owner)
+        os.chmod(self.workdir, 0o700)
+        if self.sandboxed:
+            gid = self.uid if self.space.owner is not None else os.getgid()
+            write_etc(self.space.etcdir, self.uid, self._hosts, gid=gid)
+        return (
+            f"the session's directory {self.dir} had been removed from outside; it was made again, "
+            "empty, and the interpreters restarted (files and variables are lost)"
+        )
+
     def _check_open(self) -> None:
         if self.closed:
             raise InterpreterError(f"session {self.name!r} was stopped", hint="start a new one")
@@ -307,15 +344,12 @@ class CodeSession:
             for kernel in self.kernels.values():
                 kernel.stop()
             self.kernels.clear()
-            if self.sandboxed:
-                procs.kill_uid(self.uid)
-            self._cleanup()
+            self._cleanup()  # root mode: kills anything left with the session's uid first
 
     def _cleanup(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        place, self._place = self._place, None
+        if place is not None:
+            place.destroy()
 
 
 def _limit_error(limit: str, limits: Limits, original: dict[str, str] | None) -> dict[str, str]:

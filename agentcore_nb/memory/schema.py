@@ -13,7 +13,7 @@ import numpy as np
 from ..events import MemoryUpdateEvent
 from .records import MemoryRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: memory_positions (the history chain an index is checked against)
 DDL = [
     """CREATE TABLE IF NOT EXISTS memory_records (
         id VARCHAR NOT NULL, label BIGINT NOT NULL, text VARCHAR NOT NULL, namespace VARCHAR NOT NULL,
@@ -23,6 +23,8 @@ DDL = [
     # Vectors are written once, a block per add_many, before the events that point at them.
     "CREATE TABLE IF NOT EXISTS memory_vectors (block BIGINT NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS memory_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    # One row per projection step: the hash chain over memory events up to seq (provenance.py).
+    "CREATE TABLE IF NOT EXISTS memory_positions (seq BIGINT PRIMARY KEY, hash VARCHAR NOT NULL)",
 ]
 COLS = "id, label, text, namespace, actor, session, metadata, created, updated, tombstone"
 #: Inserting from NumPy arrays is 35x quicker here than unnesting Python lists.

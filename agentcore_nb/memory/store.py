@@ -2,13 +2,17 @@
 
 Event-sourced: every add/forget is first a committed ``MemoryUpdateEvent`` in the event log; the
 ``memory_records`` table and the index are projections of those events, with a watermark
-(``applied_seq``). Opening a store replays events past the watermark (a crash between commit and
-projection loses nothing) and repairs an index that is missing, stale or damaged.
+(``applied_seq``) and a hash chain of the history (``provenance.py``). Opening a store replays
+events past the watermark (a crash between commit and projection loses nothing) and loads, tops
+up or rebuilds the index (``indexing.py``); the index is checkpointed in the background
+(``checkpoint.py``) and its search effort follows a recall target (``effort.py``).
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,21 +25,20 @@ from ..authz import authorize
 from ..events import MemoryUpdateEvent
 from ..home import DB_FILENAME
 from ..project import Project
+from .checkpoint import Checkpointer
+from .effort import SearchEffort, check_ef, check_recall
 from .embedders import Embedder, get_embedder
-from .index import VectorIndex
-from .records import (
-    MemoryHit,
-    MemoryRecord,
-    MemoryStoreError,
-    check_metadata,
-    check_namespace,
-    check_text,
-    filter_sql,
-)
+from .index import VectorIndex, publish
+from .indexing import IndexOpening, index_all, open_index
+from .provenance import extend, new_store_id
+from .query import where_clause
+from .records import MemoryHit, MemoryRecord, MemoryStoreError, check_metadata, check_namespace, check_text
 from .schema import COLS, DDL, INSERT_FROM_ARRAYS, SCHEMA_VERSION, new_ids, progress, record_arrays, record_of
 from .shortterm import SessionCache
+from .vectors import embed_all, reembed, vectors_for, write_block
 
 INDEX_FILE = "memory.hnsw"
+log = logging.getLogger("agentcore_nb.memory")
 _stores: dict[str, Memory] = {}
 _stores_lock = threading.Lock()
 
@@ -43,12 +46,21 @@ _stores_lock = threading.Lock()
 class Memory:
     """Long-term memory of one project (plus short-term session caches)."""
 
+    def __new__(cls, project: Project, *args: Any, **kwargs: Any) -> Memory:
+        """In a process that does not own the project's state: the owner's store (agentcore_nb/state/)."""
+        if cls is Memory and getattr(project.database, "link", None) is not None:
+            from ..state.memory import ClientMemory
+
+            return object.__new__(ClientMemory)
+        return object.__new__(cls)
+
     def __init__(self, project: Project, *, embedder: str | Embedder | None = None, reembed: bool = False,
                  owns_project: bool = False) -> None:  # fmt: skip
         self.project = project
         self._owns_project = owns_project
         self._refs = 1
         self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
         self._db = project.database
         self._log = project.event_log
         self._db.ensure_schema("memory", SCHEMA_VERSION, DDL)
@@ -57,10 +69,17 @@ class Memory:
         self._cache: dict[int, MemoryRecord] | None = None
         self._strategies: Any = None
         self._closed = False
+        self._checkpointer: Checkpointer | None = None
         self.embedder = self._choose_embedder(embedder, reembed)
         self.dim = self.embedder.dim
+        meta = self._meta()
+        self.store_id = meta["store_id"]
+        self._effort = SearchEffort(self._db, meta, lambda: self.index, self._lock)
         self._catch_up()
-        self.index = self._open_index()
+        self._reopen_index()
+        self._checkpointer = Checkpointer(self._checkpoint, lambda: self.index.count)
+        self._checkpointer.changed(self.index_opening.applied)
+        self._effort.maybe_calibrate()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -70,27 +89,36 @@ class Memory:
         *,
         embedder: str | Embedder | None = None,
         reembed: bool = False,
+        recall: float | None = None,
     ) -> Memory:
-        """The memory of a project (a :class:`Project`, its state directory, or its DuckDB file)."""
+        """The memory of a project (a :class:`Project`, its state directory, or its DuckDB file).
+
+        ``recall`` sets the store's recall target (kept in the store; default 0.99).
+        """
+        if recall is not None:
+            check_recall(recall)
         if isinstance(where, Project):
-            return cls(where, embedder=embedder, reembed=reembed)
-        home: Path | None = None
-        if where is not None:
-            p = Path(where)
-            if p.suffix == ".duckdb":
-                if p.name != DB_FILENAME:
-                    raise MemoryStoreError(f"{p}: a memory store lives in a state dir's {DB_FILENAME}")
-                home = p.parent
-            else:
-                home = p
-        project = Project(home)
-        try:
-            memory = cls.shared(project, embedder=embedder, reembed=reembed, owns_project=True)
-        except BaseException:
-            project.close()
-            raise
-        if memory.project is not project:
-            project.close()
+            memory = cls(where, embedder=embedder, reembed=reembed)
+        else:
+            home: Path | None = None
+            if where is not None:
+                p = Path(where)
+                if p.suffix == ".duckdb":
+                    if p.name != DB_FILENAME:
+                        raise MemoryStoreError(f"{p}: a memory store lives in a state dir's {DB_FILENAME}")
+                    home = p.parent
+                else:
+                    home = p
+            project = Project(home)
+            try:
+                memory = cls.shared(project, embedder=embedder, reembed=reembed, owns_project=True)
+            except BaseException:
+                project.close()
+                raise
+            if memory.project is not project:
+                project.close()
+        if recall is not None:
+            memory.recall_target = recall
         return memory
 
     @classmethod
@@ -129,6 +157,9 @@ class Memory:
             chosen = get_embedder(recorded) if recorded else get_embedder()
         else:
             chosen = get_embedder(wanted) if isinstance(wanted, str) else wanted
+        if "store_id" not in meta:  # new, or made before stores had an id
+            with self._db.lock:
+                self._set_meta(self._db.cursor(), store_id=new_store_id())
         if recorded is None:
             with self._db.lock:
                 cur = self._db.cursor()
@@ -152,64 +183,18 @@ class Memory:
         if pending:
             self._apply(pending)
 
-    def _write_block(self, vectors: np.ndarray) -> int:
-        """Store vectors as one block (committed) and return its id."""
-        with self._db.lock:
-            cur = self._db.cursor()
-            block = int(
-                cur.execute("SELECT coalesce(max(block), -1) + 1 FROM memory_vectors").fetchall()[0][0]
-            )
-            cur.execute("INSERT INTO memory_vectors VALUES (?, ?, ?)", [block, self.dim, vectors.tobytes()])
-        return block
-
-    def _blocks(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        rows = self._db.execute(
-            "SELECT block, dim, data FROM memory_vectors WHERE block IN ("
-            + ",".join("?" * len(wanted))
-            + ")",
-            wanted,
-        )
-        return {
-            b: np.frombuffer(data, dtype=np.float32).reshape(-1, dim)
-            for b, dim, data in rows
-            if dim == self.dim
-        }
-
-    def _vectors_for(self, adds: list[MemoryUpdateEvent]) -> np.ndarray:
-        """Vectors of replayed adds: from their blocks, or embedded again (then stored as a block)."""
-        out = np.zeros((len(adds), self.dim), dtype=np.float32)
-        blocks = self._blocks(e.record["vector"][0] for e in adds if e.record.get("vector"))
-        missing: list[int] = []
-        for i, e in enumerate(adds):
-            ref = e.record.get("vector")
-            if ref and ref[0] in blocks:
-                out[i] = blocks[ref[0]][ref[1]]
-            else:
-                missing.append(i)
-        if missing:
-            fresh = np.concatenate(
-                [self.embedder.embed([adds[i].record["text"] for i in missing[lo : lo + 256]])
-                 for lo in range(0, len(missing), 256)]
-            )  # fmt: skip
-            out[missing] = fresh
-            block = self._write_block(fresh)
-            for pos, i in enumerate(missing):
-                adds[i].record["vector"] = [block, pos]
-        return out
-
     def _apply(
         self, events: list[MemoryUpdateEvent], vectors: np.ndarray | None = None, *, indexed: bool = False
     ) -> list[int]:
         """Project events into the records table (one transaction) and return new labels."""
         adds = [e for e in events if e.op == "add"]
         if vectors is None:
-            vectors = self._vectors_for(adds)
+            vectors = vectors_for(self._db, self.dim, self.embedder, adds)
         with self._db.lock:
-            next_label = int(self._meta().get("next_label", 0))
+            meta = self._meta()
+            next_label = int(meta.get("next_label", 0))
             labels = list(range(next_label, next_label + len(adds)))
+            chain = extend(meta.get("applied_hash", ""), events)
             cur = self._db.cursor()
             cur.execute("BEGIN")
             try:
@@ -223,7 +208,9 @@ class Memory:
                             "UPDATE memory_records SET tombstone = true, updated = ? WHERE id = ?",
                             [e.ts, e.record_id],
                         )
-                self._set_meta(cur, applied_seq=events[-1].seq, next_label=next_label + len(adds))
+                self._set_meta(cur, applied_seq=events[-1].seq, next_label=next_label + len(adds),
+                               applied_hash=chain)  # fmt: skip
+                cur.execute("INSERT OR REPLACE INTO memory_positions VALUES (?, ?)", [events[-1].seq, chain])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -235,6 +222,10 @@ class Memory:
             for e in events:
                 if e.op == "forget":
                     self._forget_label(e.record_id)
+            if self._checkpointer is not None:
+                self._checkpointer.changed(len(events))
+            if adds and not indexed:  # add_many asks after its index build joined
+                self._effort.maybe_calibrate()
         if self._cache is not None:
             for e, label in zip(adds, labels, strict=True):
                 r = e.record
@@ -251,40 +242,39 @@ class Memory:
                 self._cache[label].tombstone = True
 
     # ------------------------------------------------------------------ the index
-    def _index_meta(self) -> dict[str, Any]:
-        return {"embedder": self.embedder.name}
-
-    def _open_index(self, *, trust_file: bool = True) -> VectorIndex:
-        total = int(self._db.execute("SELECT count(*) FROM memory_records")[0][0])
-        index = VectorIndex.load(self.index_path, self.dim, self._index_meta()) if trust_file else None
-        if index is None or index.count > total:
-            self.rebuilt_index = True
-            index = VectorIndex(self.dim, capacity=max(total, 1024))
-        else:
-            self.rebuilt_index = index.count < total
-        if index.count < total:
-            self._fill(index, index.count, total)
-        for (label,) in self._db.execute("SELECT label FROM memory_records WHERE tombstone"):
-            index.delete(label)
-        return index
-
-    def _fill(self, index: VectorIndex, start: int, total: int) -> None:
-        step = 20_000
-        with progress(total - start, "memory: indexing") as bar:
-            for lo in range(start, total, step):
-                rows = self._db.execute(
-                    "SELECT label, block, pos FROM memory_records WHERE label >= ? AND label < ? ORDER BY label",
-                    [lo, lo + step],
-                )
-                blocks = self._blocks(r[1] for r in rows)
-                labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                vecs = np.stack([blocks[b][p] for _, b, p in rows]) if rows else np.zeros((0, self.dim))
-                index.add(vecs.astype(np.float32), labels)
-                bar.update(len(rows))
+    def _reopen_index(self, *, trust_file: bool = True) -> None:
+        index, opening = open_index(self._db, self.dim, self.index_path, store_id=self.store_id,
+                                    embedder=self.embedder.name, trust_file=trust_file)  # fmt: skip
+        self.index: VectorIndex = index
+        self.index_opening: IndexOpening = opening
+        self.rebuilt_index = opening.action != "loaded"
 
     def save_index(self) -> None:
-        with self._lock:
-            self.index.save(self.index_path, self._index_meta())
+        """Write the index and its sidecar now (checkpoints also do this in the background)."""
+        self._lock.acquire()
+        try:
+            self._save_lock.acquire()
+            meta = self._meta()
+            tmp = self.index_path.with_suffix(".tmp")
+            count = self.index.write(tmp)
+            side = {"embedder": self.embedder.name, "dim": self.dim, "count": count,
+                    "store_id": self.store_id, "seq": int(meta.get("applied_seq", -1)),
+                    "hash": meta.get("applied_hash", "")}  # fmt: skip
+            if self._checkpointer is not None:
+                self._checkpointer.saved()
+        except BaseException:
+            self._save_lock.release()
+            raise
+        finally:
+            self._lock.release()
+        try:  # the CRC and the renames run without blocking writers
+            publish(tmp, self.index_path, side)
+        finally:
+            self._save_lock.release()
+
+    def _checkpoint(self) -> None:
+        if not self._closed:
+            self.save_index()
 
     def rebuild(self) -> int:
         """Rebuild the records table and the index from the event log alone; returns live records."""
@@ -294,7 +284,8 @@ class Memory:
                 cur = self._db.cursor()
                 cur.execute("BEGIN")
                 cur.execute("DELETE FROM memory_records")
-                self._set_meta(cur, applied_seq=-1, next_label=0)
+                cur.execute("DELETE FROM memory_positions")
+                self._set_meta(cur, applied_seq=-1, next_label=0, applied_hash="")
                 cur.execute("COMMIT")
             self.index = VectorIndex(self.dim, capacity=max(len(events), 1024))
             self._cache = None
@@ -307,23 +298,28 @@ class Memory:
             return int(self.stats()["live"])
 
     def _reembed(self, embedder: Embedder) -> None:
-        rows = self._db.execute("SELECT label, text FROM memory_records ORDER BY label")
         self.dim = embedder.dim
-        step = 20_000
-        for lo in range(0, len(rows), step):
-            chunk = rows[lo : lo + step]
-            vecs = np.concatenate(
-                [embedder.embed([r[1] for r in chunk[i : i + 256]]) for i in range(0, len(chunk), 256)]
-            )
-            block = self._write_block(vecs)
-            with self._db.lock:
-                self._db.con.execute(
-                    "UPDATE memory_records SET block = ?, pos = label - ? WHERE label >= ? AND label < ?",
-                    [block, chunk[0][0], chunk[0][0], chunk[-1][0] + 1],
-                )
-        with self._db.lock:
-            self._set_meta(self._db.cursor(), embedder=embedder.name, dim=embedder.dim)
+        reembed(self._db, embedder)
         self.index_path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ search effort
+    @property
+    def recall_target(self) -> float:
+        """The recall@10 searches aim for unless a call says otherwise (kept in the store)."""
+        return self._effort.target
+
+    @recall_target.setter
+    def recall_target(self, recall: float) -> None:
+        self._effort.set_target(recall)
+
+    def effort(self, *, k: int = 10, recall: float | None = None) -> dict[str, Any]:
+        """The ef a search would use now, where it comes from, and the last measured recall."""
+        return self._effort.describe(k, recall)
+
+    def calibrate(self) -> dict[str, Any] | None:
+        """Measure recall per ef on this store's data now (it also runs by itself after growth)."""
+        found = self._effort.calibrate()
+        return found.to_dict() if found else None
 
     # ------------------------------------------------------------------ writing
     def add(self, text: str, *, namespace: str = "default", actor: str | None = None,
@@ -369,18 +365,15 @@ class Memory:
         for ns in sorted({e.namespace for e in events}):
             authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
         if vectors is None:
-            vectors = np.concatenate(
-                [self.embedder.embed([e.record["text"] for e in events[lo : lo + 256]])
-                 for lo in range(0, len(events), 256)]
-            )  # fmt: skip
+            vectors = embed_all(self.embedder, [e.record["text"] for e in events])
         with self._lock:
             # The index build (hnswlib releases the GIL) overlaps the commits of block and events.
             first = int(self._meta().get("next_label", 0))
             labels = np.arange(first, first + len(events), dtype=np.int64)
-            builder = threading.Thread(target=self.index.add, args=(vectors, labels), daemon=True)
+            builder = threading.Thread(target=index_all, args=(self.index, vectors, labels), daemon=True)
             builder.start()
             try:
-                block = self._write_block(vectors)
+                block = write_block(self._db, self.dim, vectors)
                 for pos, e in enumerate(events):
                     e.record["vector"] = [block, pos]
                 for e in events:
@@ -389,9 +382,10 @@ class Memory:
                 self._apply(events, vectors, indexed=True)
             except BaseException:
                 builder.join()
-                self.index = self._open_index(trust_file=False)  # drop what the failed write indexed
+                self._reopen_index(trust_file=False)  # drop what the failed write indexed
                 raise
             builder.join()
+            self._effort.maybe_calibrate()
         return [
             MemoryRecord(
                 e.record_id,
@@ -436,40 +430,25 @@ class Memory:
 
     def _where(self, namespace: str | None, filters: Any, since: float | None, until: float | None,
                strict: bool) -> tuple[list[str], list[Any]]:  # fmt: skip
-        where: list[str] = ["NOT tombstone"]
-        params: list[Any] = []
-        if namespace is not None:
-            check_namespace(namespace, prefix_ok=True)
-            if namespace.endswith("/"):
-                where.append("(starts_with(namespace, ?) OR namespace = ?)")
-                params += [namespace, namespace[:-1]]
-            else:
-                where.append("namespace = ?")
-                params.append(namespace)
-            if strict and not self._db.execute(
-                "SELECT 1 FROM memory_records WHERE " + " AND ".join(where[1:]) + " LIMIT 1", params
-            ):
-                known = ", ".join(self.stats()["namespaces"]) or "none yet"
-                raise MemoryStoreError(f"unknown namespace {namespace!r}", hint=f"known namespaces: {known}")
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise MemoryStoreError(f"{name} must be a Unix timestamp (seconds), got {value!r}")
-        if since is not None:
-            where.append("created >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("created <= ?")
-            params.append(until)
-        more, more_params = filter_sql(filters)
-        return where + more, params + more_params
+        return where_clause(self._db, namespace, filters, since, until, strict=strict,
+                            known=lambda: list(self.stats()["namespaces"]))  # fmt: skip
 
     def search(self, query: str | np.ndarray | list[float], *, k: int = 5, namespace: str | None = None,
                filters: dict[str, Any] | None = None, since: float | None = None,
                until: float | None = None, token: str | None = None, strict: bool = True,
-               session: str | None = None) -> list[MemoryHit]:  # fmt: skip
-        """Top-``k`` records by cosine similarity; ``namespace`` ending in ``/`` matches a prefix."""
+               session: str | None = None, recall: float | None = None,
+               ef: int | None = None) -> list[MemoryHit]:  # fmt: skip
+        """Top-``k`` records by cosine similarity; ``namespace`` ending in ``/`` matches a prefix.
+
+        The search effort follows the store's recall target; ``recall=`` sets another for this
+        call, ``ef=`` sets hnswlib's effort directly.
+        """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise MemoryStoreError(f"k must be a positive integer, got {k!r}")
+        if recall is not None:
+            check_recall(recall)
+        if ef is not None:
+            check_ef(ef)
         authorize(self.project.services, token, f"memory:read:{namespace or '*'}", session_id=session)
         if isinstance(query, str):
             check_text(query)
@@ -489,13 +468,18 @@ class Memory:
             if not allowed:
                 return []
         with self._lock:
+            live = self.index.live_count()
             if allowed is not None and len(allowed) <= 2000:
                 labels = sorted(allowed)
                 sims = self.index.vectors(labels) @ vector
                 order = np.argsort(-sims)[:k]
                 found, scores = [labels[i] for i in order], [float(sims[i]) for i in order]
             else:
-                found, scores = self.index.query(vector, k, allowed=allowed)
+                if ef is None:
+                    ef = self._effort.ef(k, recall, live)
+                    if allowed is not None:  # a filter hides most of the graph: look further
+                        ef *= min(8, math.ceil(live / len(allowed)))
+                found, scores = self.index.query(vector, k, ef=ef, allowed=allowed)
         records = self._records(found)
         return [MemoryHit(records[lb], s) for lb, s in zip(found, scores, strict=True) if lb in records]
 
@@ -547,6 +531,8 @@ class Memory:
             "dim": self.dim,
             "index": str(self.index_path),
             "indexed": self.index.live_count(),
+            "effort": self.effort(),
+            "index_opening": self.index_opening.to_dict(),
         }
 
     # ------------------------------------------------------------------ short-term + strategies
@@ -557,6 +543,11 @@ class Memory:
             if cache is None:
                 cache = self._sessions[session_id] = SessionCache(session_id)
             return cache
+
+    def end_session(self, session_id: str) -> None:
+        """Forget a session's short-term cache (the session expired)."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
 
     @property
     def strategies(self) -> Any:
@@ -575,9 +566,18 @@ class Memory:
         )
 
     def flush(self) -> None:
-        """Wait for background strategies to finish."""
+        """Wait for background work: strategies, a running calibration, a due index checkpoint."""
         if self._strategies is not None:
             self._strategies.wait()
+        self._effort.wait()
+        if self._checkpointer is not None:
+            self._checkpointer.wait_idle()
+
+    def index_status(self) -> dict[str, Any]:
+        """Checkpoints so far, records changed since the last save, what opening the index did."""
+        cp = self._checkpointer
+        return {"checkpoints": cp.saves if cp else 0, "unsaved": cp.unsaved if cp else 0,
+                "opening": self.index_opening.to_dict()}  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -594,6 +594,9 @@ class Memory:
         try:
             if self._strategies is not None:
                 self._strategies.close()
+            self._effort.close()
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             self.save_index()
         finally:
             if self._owns_project:

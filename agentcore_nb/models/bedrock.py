@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from .._jsonschema import inline_refs
 from .http import Retry
 from .types import ChatResponse, ModelError, Provider, ToolCall, Usage, parse_arguments
 
@@ -89,7 +90,8 @@ def to_converse_request(
                     "toolSpec": {
                         "name": t["name"],
                         "description": t["description"] or t["name"],
-                        "inputSchema": {"json": t["inputSchema"]},
+                        # Converse serves model families whose tool formats may not take $ref
+                        "inputSchema": {"json": inline_refs(t["inputSchema"])},
                     }
                 }
                 for t in tools

@@ -211,7 +211,9 @@ class ModelService:
                 data["base_url"] = base_url
             else:
                 data.pop("base_url", None)
-            self.config_path.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+            tmp = self.config_path.with_name(f".{CONFIG_FILE}.{os.getpid()}")
+            tmp.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+            os.replace(tmp, self.config_path)  # other processes of the project never read half a file
         return provider
 
     def reset(self) -> None:

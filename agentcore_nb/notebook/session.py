@@ -47,7 +47,7 @@ class NotebookSession:
         if self._project is None:
             from ..project import Project
 
-            self._project = Project()
+            self._project = Project.current()
         return self._project
 
     @property

@@ -36,6 +36,7 @@ OPERATIONS: dict[str, str] = {
     "reason": CHAT,
     "memory": SEARCH_MEMORY,
     "agent": INVOKE_AGENT,
+    "mesh": INVOKE_AGENT,
 }
 
 # -- attribute keys -----------------------------------------------------------------------------------

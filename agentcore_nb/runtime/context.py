@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,8 @@ class RunContext:
     context: dict[str, Any] = field(default_factory=dict)
     #: Free-form state hooks keep for the length of the run (tokens, sandboxes, ...).
     state: dict[str, Any] = field(default_factory=dict)
+    #: Set to cancel the run (a served client went away): streaming nodes stop, the run is cancelled.
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def emit(self, event: Event, *, node_id: str = "", span_id: str = "") -> Event:
         event.run_id = self.run_id
@@ -94,6 +97,20 @@ class NodeContext:
     @property
     def tracer(self) -> trace.Tracer:
         return self.run.tracer
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The HTTP request that started a served run: ``request_id``, ``session_id``, ``headers``
+        (the ``X-Amzn-Bedrock-AgentCore-Runtime-Custom-*`` ones); empty outside ``agentcore serve``."""
+        found = self.run.context.get("request")
+        return found if isinstance(found, dict) else {}
+
+    def background(self, fn: Any, *args: Any) -> threading.Thread:
+        """Start ``fn(*args)`` in the background and return at once; ``GET /ping`` reports
+        ``HealthyBusy`` until it finishes."""
+        from .stream import background_tasks
+
+        return background_tasks.start(fn, *args, name=f"agentcore-bg-{self.node.name}")
 
     def emit(self, event: Event) -> Event:
         """Append an event attributed to this node and its span."""

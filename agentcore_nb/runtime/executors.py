@@ -34,6 +34,7 @@ PROVIDERS: dict[str, str] = {
     "code": "agentcore_nb.interpreter.executor",
     "reason": "agentcore_nb.models.executor",
     "agent": "agentcore_nb.agent.executor",
+    "mesh": "agentcore_nb.mesh.executor",
 }
 
 

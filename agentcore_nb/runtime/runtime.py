@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -99,6 +100,8 @@ class Runtime:
         self.rng = random.Random(seed)
         self._pool = WorkerPool(max_workers)
         self._loop = LoopThread()
+        #: Where eligible node bodies run instead of this process (``ray_backend.RayBackend``).
+        self.remote: Any = None
 
     @classmethod
     def durable(cls, home: str | Path | None = None, **kwargs: Any) -> Runtime:
@@ -122,8 +125,15 @@ class Runtime:
         only: Iterable[str] | None = None,
         given: dict[str, Any] | None = None,
         token: str | None = None,
+        context: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
+
+        ``context`` seeds the run's context (recorded in ``ContextFetched``; a served run puts its
+        ``request`` there); ``state`` seeds its private state (a stream sink); setting ``cancel``
+        cancels the run (streaming nodes stop between values; the run is recorded as cancelled).
 
         ``token`` is the caller's identity token: with identity configured, every node gets a
         token narrowed from it (never logged).
@@ -140,6 +150,12 @@ class Runtime:
         run = self._new_run(plan, input, session_id, run_id, namespace)
         if token is not None:
             run.state["identity.token"] = token
+        if context:
+            run.context.update(context)
+        if state:
+            run.state.update(state)
+        if cancel is not None:
+            run.cancel = cancel
         run.emit(RunProvisioned(graph_name=graph.name, graph=plan.spec(), input=_encode_input(input)))
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
         return self._execute(run, plan, only_set, done, resumed=[])
@@ -202,7 +218,10 @@ class Runtime:
                 self, run, plan, input=run.input, parent_span=run.span, only=only, done=done
             )
             execution.execute()
-            status = "failed" if execution.failed_nodes() else "succeeded"
+            if run.cancel.is_set():
+                status, error = "cancelled", "cancelled: the client went away"
+            else:
+                status = "failed" if execution.failed_nodes() else "succeeded"
         except KeyboardInterrupt:
             status, error = "cancelled", "interrupted"
             raise

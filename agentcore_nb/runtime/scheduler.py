@@ -26,6 +26,7 @@ from ..observability import conventions as conv
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
 from .plan import Plan
+from .stream import drain_output
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -109,6 +110,9 @@ class Execution:
         sync = self.rt.durability == "sync"
         try:
             while self.open > 0:
+                if self.run.cancel.is_set():
+                    self._cancel()
+                    return
                 while self.ready:
                     if sync:  # what made this node ready is committed before it starts
                         self.run.log.flush()
@@ -222,7 +226,13 @@ class Execution:
         if body.is_async:
             self.futures[key] = future = self.rt._loop.submit(self._ainvoke(key, token, ctx, inputs))
             future.add_done_callback(functools.partial(self._async_done, key, token))
-        elif timeout is None and not self.ready and not self.inflight.keys() - {key} and not self.retrying:
+        elif (
+            timeout is None
+            and not self.ready
+            and not self.inflight.keys() - {key}
+            and not self.retrying
+            and self.rt.remote is None
+        ):
             self._complete(*self._invoke(key, token, ctx, inputs, inline=True))
             return
         else:
@@ -237,11 +247,16 @@ class Execution:
     def _invoke(
         self, key: str, token: int, ctx: NodeContext, inputs: dict[str, Any], inline: bool = False
     ) -> tuple[str, int, bool, Any, BaseException | None, float]:
-        body = self.plan.nodes[self._node_of(key)].body
+        prepared = self.plan.nodes[self._node_of(key)]
+        body = prepared.body
         t0 = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(ctx.span))
         try:
-            value = body.call(ctx, inputs)
+            remote = self.rt.remote.function_for(prepared) if self.rt.remote is not None else None
+            if remote is not None:  # only the call crosses: events and spans stay in this process
+                value = self.rt.remote.call(remote, inputs)
+            else:
+                value = drain_output(ctx, body.call(ctx, inputs))
             return key, token, True, value, None, time.perf_counter() - t0
         except Exception as exc:
             return key, token, False, None, exc, time.perf_counter() - t0

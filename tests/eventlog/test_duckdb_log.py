@@ -73,14 +73,15 @@ def test_runs_summary_from_a_durable_runtime(tmp_path: Path) -> None:
 
 HOLDER = """
 import sys, time
-from agentcore_nb import DuckDBEventLog
-log = DuckDBEventLog(sys.argv[1])
+import duckdb
+con = duckdb.connect(sys.argv[1])  # not agentcore-nb: holds the file without serving it
 print("ready", flush=True)
 time.sleep(60)
 """
 
 
 def test_locked_store_names_the_pid(tmp_path: Path) -> None:
+    """A process outside agentcore-nb holding the file is named; agentcore processes share (tests/state)."""
     path = tmp_path / "log.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
     try:

@@ -26,3 +26,12 @@ def project(agentcore_home):
 @pytest.fixture
 def gateway(project):
     return project.services["gateway"]
+
+
+@pytest.fixture
+def echo():
+    from .echo import EchoServer
+
+    server = EchoServer()
+    yield server
+    server.close()

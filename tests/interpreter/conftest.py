@@ -38,14 +38,49 @@ def planted_secret() -> Iterator[str]:
     os.environ.pop(SECRET_NAME, None)
 
 
+#: Not root: the sandbox is rootless (a user namespace; every session runs as this very user).
+ROOTLESS = os.geteuid() != 0
+
+
+def pid_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def sandbox_namespaces(interps: list[Interpreter]) -> set[str]:
+    """The PID namespaces of the live sandboxes of ``interps``."""
+    found = set()
+    for it in interps:
+        for sess in list(it._sessions.values()):
+            for kernel in list(sess.kernels.values()):
+                if kernel.launched is not None:
+                    found.add(pid_namespace(kernel.launched.init_pid))
+    return {ns for ns in found if ns is not None}
+
+
+def stray_processes(uid: int, closed: Interpreter) -> list[int]:
+    """Processes of ``uid`` on the host after ``closed`` was closed. Root mode: the uid was the
+    session's own, so any. Rootless: the uid is this test's own, so any but this process and the
+    sandboxes of interpreters still open elsewhere in the suite."""
+    if not ROOTLESS:
+        return procs.uid_processes(uid)
+    from agentcore_nb.interpreter.service import _live
+
+    others = sandbox_namespaces([it for it in list(_live) if it is not closed])
+    return [p for p in procs.uid_processes(uid) if p != os.getpid() and pid_namespace(p) not in others]
+
+
 @pytest.fixture(scope="module")
 def interp(tmp_path_factory: pytest.TempPathFactory, planted_secret: str) -> Iterator[Interpreter]:
     it = Interpreter(tmp_path_factory.mktemp("interp"), limits=SMALL)
+    assert it._bwrap is not None and it._bwrap.rootless == ROOTLESS
     yield it
-    uids = [s.uid for s in it._sessions.values()]
+    uids = {s.uid for s in it._sessions.values()}
     it.close()
     for uid in uids:  # the host is left with no process of any session
-        assert procs.uid_processes(uid) == []
+        assert stray_processes(uid, it) == []
 
 
 class HostService:

@@ -63,7 +63,14 @@ def test_a_failing_code_node_fails_with_one_line_and_the_rest_runs(setup):
     result = rt.run(g)
     assert not result.ok
     assert result.errors["bad"] == "python: ZeroDivisionError: division by zero"
-    assert result.errors["slow"] == "python: TimeoutError: wall-clock limit of 0.5 s exceeded"
+    # One line naming the limit. On a busy machine the interpreter may miss the 1 s grace after the
+    # interrupt and be killed: the line then goes on to say its variables are lost (both are true).
+    slow = result.errors["slow"]
+    assert slow.startswith("python: TimeoutError: wall-clock limit of 0.5 s exceeded"), slow
+    assert "\n" not in slow
+    assert slow == "python: TimeoutError: wall-clock limit of 0.5 s exceeded" or slow.endswith(
+        "the python process ended (SIGKILL); the session's variables in it are lost"
+    ), slow
     assert result.outputs["fine"]["results"][0]["data"]["text/plain"] == "'ok'"
 
 

@@ -23,6 +23,8 @@ from agentcore_nb.interpreter import (
 )
 from agentcore_nb.interpreter.limits import MiB
 
+from .conftest import ROOTLESS
+
 METRICS_CSV = "ts,cpu\n" + "\n".join(f"{i},{(i * 37) % 100}" for i in range(40)) + "\n"
 AI_OPS = (
     "import pandas as pd\n"
@@ -208,6 +210,7 @@ def test_bad_file_requests_get_one_line_errors(roomy, call, message):
 # ---------------------------------------------------------------- lifecycle
 
 
+@pytest.mark.skipif(ROOTLESS, reason="root mode only: a uid per session")
 def test_stop_reaps_every_process_and_deletes_the_files(roomy):
     s = "stop-me"
     roomy.execute_code("import subprocess\nsubprocess.Popen(['sleep', '60'])", session=s)
@@ -226,16 +229,17 @@ def test_idle_sessions_expire(tmp_path):
     with Interpreter(tmp_path / "idle", idle_timeout=0.3) as it:
         it.execute_code("x = 1", session="sleepy")
         uid = it.session("sleepy").uid
-        assert it.reap_idle() == []  # just used
+        assert it.reap_idle(now=it.session("sleepy").last_used) == []  # just used (no clock race)
         deadline = time.monotonic() + 10
         while "sleepy" in it.sessions() and time.monotonic() < deadline:
             time.sleep(0.1)  # the background reaper stops it
         assert "sleepy" not in it.sessions()
-        assert procs.uid_processes(uid) == []
+        assert ROOTLESS or procs.uid_processes(uid) == []  # rootless: the uid is the caller's
         fresh = it.execute_code("print('x' in globals())", session="sleepy")
         assert fresh.stdout == "False\n"  # a new session
 
 
+@pytest.mark.skipif(ROOTLESS, reason="root mode only: a uid per session")
 def test_sessions_get_distinct_unprivileged_uids(roomy):
     uids = {roomy.session(f"uid-{i}").uid for i in range(3)}
     assert len(uids) == 3 and all(u >= 100_000 for u in uids)

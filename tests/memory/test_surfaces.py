@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -29,7 +30,9 @@ def test_memory_magic_add_search_list_forget_stats(kernel):
     assert "<table>" in table["text/html"] and table["text/plain"].count("Refund") == 2
     listed = kernel.execute("%memory list -n support/refunds").data[0]["text/plain"]
     assert [line.split()[-1] for line in listed.splitlines()[1:]] == [i[:12] for i in reversed(ids)]
-    assert kernel.execute("%memory stats").stdout.startswith("3 live records")
+    stats = kernel.execute("%memory stats").stdout
+    assert stats.startswith("3 live records")
+    assert "search effort: ef " in stats and "for recall@10 0.99" in stats
     assert kernel.execute(f"%memory forget {ids[0]}").stdout.startswith("forgot")
     assert kernel.execute("%memory stats").stdout.startswith("2 live records, 1 forgotten")
 
@@ -65,5 +68,10 @@ def test_cli_round_trip(subprocess_env):
     assert cli("forget", added.stdout.strip()).returncode == 0
     assert cli("search", "refund", "-n", "support/").stdout == ""
     assert "rebuilt: 0 live records" in cli("rebuild").stdout
+    effort = json.loads(cli("stats").stdout)["effort"]
+    assert effort["ef"] >= 10 and effort["recall_target"] == 0.99 and effort["source"] == "model"
+    assert cli("search", "refund", "--ef", "64").returncode == 0
+    bad_recall = cli("search", "refund", "--recall", "1.5")
+    assert bad_recall.returncode == 1 and bad_recall.stderr.startswith("error: recall must be")
     bad = cli("search", "x", "--filter", "{oops")
     assert bad.returncode == 1 and bad.stderr.startswith("error: --filter is not JSON")

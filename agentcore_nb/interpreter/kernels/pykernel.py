@@ -201,9 +201,12 @@ def main() -> None:
         if len(header) < 28:
             return
         op, size, seq = header[:4], int(header[4:16]), int(header[16:28])
-        payload = _read_exact(size).decode("utf-8", "replace") if size else ""
+        # An interrupt that arrived after the last reply must not hit this execution: drop it now,
+        # before the payload is read. The host interrupts an execution only once its whole request
+        # has left the pipe, so an interrupt for *this* execution always comes after this point.
         while signal.sigtimedwait({signal.SIGINT}, 0) is not None:
-            pass  # an interrupt that arrived after the last reply must not hit this execution
+            pass
+        payload = _read_exact(size).decode("utf-8", "replace") if size else ""
         _reap_zombies()
         if op == b"EXEC":
             number += 1

@@ -43,6 +43,26 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def agent_from_args(args: argparse.Namespace, body: str, subagents: list[Agent] | None = None) -> Agent:
+    """The agent a ``%%agent`` cell defines (the export builds it with the same function)."""
+    remember: str | bool | None = args.remember
+    if args.remember == "no":
+        remember = False
+    return Agent(
+        args.name,
+        body.strip(),
+        model=args.model,
+        tools=args.tools or [],
+        memory_namespace=args.memory,
+        max_steps=args.max_steps or 8,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        description=args.description or "",
+        remember=remember,
+        subagents=list(subagents or []),
+    )
+
+
 def define(call: MagicCall) -> Agent:
     args = call.args
     if args.request:
@@ -53,22 +73,7 @@ def define(call: MagicCall) -> Agent:
         raise UsageError('%%agent defines an agent; replay a run with %agent NAME "request" --replay RUN_ID')
     registry = _registry(call)
     old = registry.find(args.name)
-    remember: str | bool | None = args.remember
-    if args.remember == "no":
-        remember = False
-    agent = Agent(
-        args.name,
-        (call.cell or "").strip(),
-        model=args.model,
-        tools=args.tools or [],
-        memory_namespace=args.memory,
-        max_steps=args.max_steps or 8,
-        max_tokens=args.max_tokens,
-        timeout=args.timeout,
-        description=args.description or "",
-        remember=remember,
-        subagents=list(old.subagents) if old is not None else [],
-    )
+    agent = agent_from_args(args, call.cell or "", list(old.subagents) if old is not None else [])
     registry.define(agent)
     call.metadata["config"] = {"agent": agent.to_config()}
     call.metadata["agent"] = agent.name
@@ -233,4 +238,4 @@ def subagent_magic(call: MagicCall) -> Any:
 subagent_magic.parser.add_argument("parent", type=node_name)
 subagent_magic.parser.add_argument("child", type=node_name)
 
-__all__ = ["agent_magic", "subagent_magic"]
+__all__ = ["agent_from_args", "agent_magic", "subagent_magic"]

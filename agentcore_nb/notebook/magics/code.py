@@ -12,6 +12,7 @@ from ...interpreter.limits import InterpreterError, parse_host_port
 from ...interpreter.result import ExecutionResult
 from ...interpreter.sandbox import normalize_language
 from ...interpreter.session import check_session_name
+from ..nodes import code_config
 from .framework import MagicCall, magic
 
 
@@ -80,12 +81,7 @@ def code_magic(call: MagicCall) -> Any:
     args = call.args
     source = call.cell or ""
     session = args.session or f"nb-{call.session.session_id[:12]}"
-    config: dict[str, Any] = {"code": source, "language": args.lang, "session": session}
-    if args.timeout is not None:
-        config["timeout"] = args.timeout
-    if args.allow_net:
-        config["allow_net"] = list(args.allow_net)
-    call.metadata["config"] = config
+    call.metadata["config"] = code_config(args, source)
     interpreter = call.session.project.services["interpreter"]
     result = interpreter.execute_code(
         source,

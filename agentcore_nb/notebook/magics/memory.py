@@ -6,8 +6,20 @@ import json
 from typing import Any
 
 from ...memory.records import MemoryStoreError
+from ..nodes import memory_config
 from .framework import MagicCall, magic
 from .tables import table_bundle
+
+
+def effort_line(effort: dict[str, Any]) -> str:
+    """The search effort and where it comes from, in one line."""
+    measured = effort.get("measured_recall")
+    where = (
+        f"calibrated on {effort['calibrated_records']} records, last measured recall {measured}"
+        if measured is not None
+        else "size model; not measured yet (calibrated from 1,000 records)"
+    )
+    return f"search effort: ef {effort['ef']} for recall@10 {effort['recall_target']} ({where})"
 
 
 def _memory(call: MagicCall) -> Any:
@@ -29,6 +41,7 @@ def _json_object(text: str | None, what: str) -> dict[str, Any] | None:
 @magic(
     "memory",
     help="Long-term memory: add, search, list, forget, stats.",
+    kind="memory",
     epilog='Examples:\n  %memory add "Refund issued for order 1234" -n support/refunds\n'
     '  %memory search "refund 1234" -n support/ -k 3\n  %memory list -n support/\n  %memory stats',
 )
@@ -36,6 +49,8 @@ def memory_magic(call: MagicCall) -> Any:
     args = call.args
     memory = _memory(call)
     sub = args.subcommand
+    if sub in ("add", "search", "forget"):
+        call.metadata["config"] = memory_config(args)
     if sub == "add":
         meta = _json_object(args.metadata, "--metadata")
         record = memory.add(" ".join(args.text), namespace=args.namespace, metadata=meta)
@@ -61,6 +76,7 @@ def memory_magic(call: MagicCall) -> Any:
     stats = memory.stats()
     rows = [(ns, n) for ns, n in stats["namespaces"].items()]
     print(f"{stats['live']} live records, {stats['forgotten']} forgotten; embedder {stats['embedder']}")
+    print(effort_line(stats["effort"]))
     call.display(table_bundle(("namespace", "records"), rows), raw=True)
     return None
 

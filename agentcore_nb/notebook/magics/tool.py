@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ...gateway.spec import ToolError
+from ..nodes import tool_call_config
 from .framework import MagicCall, UsageError, magic
 from .tables import table_bundle
 
@@ -35,7 +36,11 @@ def _define(call: MagicCall) -> None:
     exec(compile(tree, "<%%tool>", "exec"), call.shell.user_ns)
     fn = call.shell.user_ns[fn_name]
     spec = _gateway(call).register_function(fn, name=call.args.name, timeout=call.args.timeout)
-    call.metadata["config"] = {"tool": spec.name}
+    definition: dict[str, Any] = {"name": spec.name, "function": fn_name}
+    if call.args.timeout is not None:
+        definition["timeout"] = call.args.timeout
+    call.metadata["config"] = {"define": definition}
+    call.metadata["defines"] = defs
     print(f"registered tool {spec.ref}: {spec.description or '(no description)'}")
 
 
@@ -82,6 +87,8 @@ def tool_magic(call: MagicCall) -> Any:
             arguments = json.loads(rest[1]) if len(rest) == 2 else {}
         except json.JSONDecodeError as exc:
             raise UsageError(f"%tool call: arguments are not JSON: {exc.msg}") from None
+        call.metadata["config"] = tool_call_config(rest[0], arguments)
+        call.metadata["defines"] = ["_tool_result"]
         result = gateway.call(rest[0], arguments, session_id=call.session.session_id)
         call.define("_tool_result", result)
         return result

@@ -1,0 +1,196 @@
+"""The Redis Streams backend (redis-py): agents in separate processes or on other machines.
+
+``XADD`` appends, ``XREADGROUP`` hands new entries to one consumer of a group, ``XACK``
+acknowledges, ``XAUTOCLAIM`` takes over entries a dead consumer never acknowledged, ``SET NX``
+records applied idempotency keys. A lost connection (redis-server restarted) is retried with
+backoff until ``reconnect_s`` has passed; only then does a call fail, with one line naming the URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .backend import Entry
+from .message import MeshError
+
+T = TypeVar("T")
+
+#: For each handled entry: record its outcome unless one is there, acknowledge it, return the outcome
+#: now stored. One command (atomic on the server) for a whole batch of handled messages.
+_FINISH = """
+local out = {}
+for i = 2, #KEYS do
+  local entry, value = ARGV[2 * i - 1], ARGV[2 * i]
+  if not redis.call('SET', KEYS[i], value, 'NX', 'PX', ARGV[1]) then value = redis.call('GET', KEYS[i]) end
+  redis.call('XACK', KEYS[1], ARGV[2], entry)
+  out[i - 1] = value
+end
+return out
+"""
+
+
+def _redis() -> Any:
+    try:
+        import redis
+    except ImportError:
+        raise MeshError("the Redis backend needs redis-py", hint="pip install 'agentcore-nb[mesh]'") from None
+    return redis
+
+
+class RedisBackend:
+    name = "redis"
+
+    def __init__(self, url: str, *, reconnect_s: float = 30.0, connect_timeout_s: float = 5.0) -> None:
+        redis = _redis()
+        self.url = url
+        self.reconnect_s = reconnect_s
+        self._errors = (redis.ConnectionError, redis.TimeoutError, OSError)
+        self._response_error = redis.ResponseError
+        try:
+            self._r = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=connect_timeout_s,
+                health_check_interval=0,
+            )
+        except ValueError as exc:
+            raise MeshError(f"bad Redis URL {url!r}: {exc}", hint="use redis://HOST:PORT[/DB]") from None
+        self._groups: set[tuple[str, str]] = set()
+        self._finish = self._r.register_script(_FINISH)
+        self._with_retry(self._r.ping)
+
+    def _with_retry(self, fn: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self.reconnect_s
+        delay = 0.05
+        while True:
+            try:
+                return fn()
+            except self._errors as exc:
+                if time.monotonic() >= deadline:
+                    raise MeshError(f"Redis at {self.url} is unreachable ({exc})") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def add(self, topic: str, data: str) -> str:
+        return str(self._with_retry(lambda: self._r.xadd(topic, {"m": data})))
+
+    def ensure_group(self, topic: str, group: str) -> None:
+        def create() -> None:
+            try:
+                self._r.xgroup_create(topic, group, id="0", mkstream=True)
+            except self._response_error as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+        self._with_retry(create)
+        self._groups.add((topic, group))
+
+    def _grouped(self, topic: str, group: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``; if the group vanished (a broker restarted without its data), make it again."""
+        try:
+            return self._with_retry(fn)
+        except self._response_error as exc:
+            if "NOGROUP" not in str(exc):
+                raise MeshError(f"Redis refused: {exc}") from None
+            self.ensure_group(topic, group)
+            return self._with_retry(fn)
+
+    def read_group(self, topic: str, group: str, consumer: str, count: int, block_s: float) -> list[Entry]:
+        block_ms = max(1, int(block_s * 1000))
+
+        def read() -> Any:
+            return self._r.xreadgroup(group, consumer, {topic: ">"}, count=count, block=block_ms)
+
+        reply = self._grouped(topic, group, read)
+        return [
+            Entry(entry_id, fields.get("m", ""), 1)
+            for _, entries in reply or []
+            for entry_id, fields in entries
+        ]
+
+    def ack(self, topic: str, group: str, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        return int(self._with_retry(lambda: self._r.xack(topic, group, *ids)))
+
+    def claim_idle(self, topic: str, group: str, consumer: str, min_idle_s: float, count: int) -> list[Entry]:
+        min_idle_ms = int(min_idle_s * 1000)
+
+        def claim() -> Any:
+            return self._r.xautoclaim(
+                topic, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+            )
+
+        reply = self._grouped(topic, group, claim)
+        entries = reply[1] if reply else []
+        out: list[Entry] = []
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed away meanwhile
+                continue
+            info = self._with_retry(
+                functools.partial(self._r.xpending_range, topic, group, entry_id, entry_id, 1)
+            )
+            deliveries = int(info[0]["times_delivered"]) if info else 2
+            out.append(Entry(entry_id, fields.get("m", ""), deliveries))
+        return out
+
+    def read(self, topic: str, after: str, count: int, block_s: float) -> list[Entry]:
+        block_ms = max(1, int(block_s * 1000))
+        reply = self._with_retry(lambda: self._r.xread({topic: after}, count=count, block=block_ms))
+        return [
+            Entry(entry_id, fields.get("m", "")) for _, entries in reply or [] for entry_id, fields in entries
+        ]
+
+    def last_id(self, topic: str) -> str:
+        reply = self._with_retry(lambda: self._r.xrevrange(topic, count=1))
+        return str(reply[0][0]) if reply else "0"
+
+    def remember(self, key: str, value: str, ttl_s: float) -> bool:
+        return bool(self._with_retry(lambda: self._r.set(key, value, nx=True, px=int(ttl_s * 1000))))
+
+    def recall(self, key: str) -> str | None:
+        value = self._with_retry(lambda: self._r.get(key))
+        return None if value is None else str(value)
+
+    def recall_many(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [None if v is None else str(v) for v in self._with_retry(lambda: self._r.mget(keys))]
+
+    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
+        if not done:
+            return []
+        keys = [topic, *(key for _, key, _ in done)]
+        args: list[Any] = [int(ttl_s * 1000), group]
+        for entry_id, _, value in done:
+            args += [entry_id, value]
+        stored = self._with_retry(lambda: self._finish(keys=keys, args=args))
+        return [str(v) for v in stored]
+
+    def delete(self, topic: str) -> None:
+        self._with_retry(lambda: self._r.delete(topic))
+
+    def stats(self, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for topic in sorted(
+            self._with_retry(lambda: list(self._r.scan_iter(match=f"{prefix}*", _type="stream")))
+        ):
+            length = int(self._with_retry(functools.partial(self._r.xlen, topic)))
+            groups = {}
+            for g in self._with_retry(functools.partial(self._r.xinfo_groups, topic)):
+                consumers = self._with_retry(functools.partial(self._r.xinfo_consumers, topic, g["name"]))
+                groups[g["name"]] = {
+                    "pending": int(g["pending"]),
+                    "consumers": sorted(c["name"] for c in consumers),
+                }
+            out[topic] = {"length": length, "groups": groups}
+        return out
+
+    def close(self) -> None:
+        try:
+            self._r.close()
+        except Exception:
+            pass

@@ -1,0 +1,200 @@
+"""Mesh throughput over Redis Streams, against raw redis-py doing the same work in the same run.
+
+  throughput   N messages of 1 KB published by one producer and consumed by 2 consumer processes
+               (one consumer group, acknowledged one by one): our Bus (JSON MeshMessage, trace context,
+               idempotency record, ack) vs raw redis-py XADD / XREADGROUP / XACK. Runs alternate
+               A-B-A...; the figure is the median of per-pair ratios (ours over raw, higher is better).
+  request      request/reply round trips through a worker on the same Redis: p50 and p99 latency.
+
+A redis-server (Debian's) is started on a free port of 127.0.0.1 in a temporary folder, with no
+persistence, and always stopped.
+
+Usage: .venv/bin/python bench/mesh_throughput.py [--quick]
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+
+from agentcore_nb.mesh import Bus
+from agentcore_nb.mesh.redis_backend import RedisBackend
+
+BARS = {"mesh_vs_raw": 0.7}
+PAYLOAD = {"order": "x" * 1000}
+
+
+def start_redis(tmp: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("redis-server is not installed: run make setup")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    r = redis.Redis.from_url(url)
+    for _ in range(300):
+        try:
+            r.ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    proc.kill()
+    sys.exit("redis-server did not start")
+
+
+RAW_CONSUMER = """
+import json, sys, redis
+url, topic, name = sys.argv[1:4]
+r = redis.Redis.from_url(url, decode_responses=True)
+print("ready", flush=True)
+while True:
+    reply = r.xreadgroup("g", name, {topic: ">"}, count=10, block=100)
+    for _, entries in reply or []:
+        for entry_id, fields in entries:
+            json.loads(fields["m"])
+            r.xack(topic, "g", entry_id)
+"""
+
+MESH_CONSUMER = """
+import sys, threading
+from agentcore_nb.mesh import Bus
+from agentcore_nb.mesh.redis_backend import RedisBackend
+url, topic, name = sys.argv[1:4]
+bus = Bus(RedisBackend(url), name=name)
+bus.subscribe(topic, lambda payload, message: None, group="g", consumer=name, poll_s=0.1)
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def consumed(r: redis.Redis, topic: str, n: int) -> bool:
+    for g in r.xinfo_groups(topic):
+        if g["name"] == "g":
+            return int(g.get("entries-read") or 0) >= n and int(g["pending"]) == 0
+    return False
+
+
+def timed_run(url: str, n: int, topic: str, consumer_code: str, publish) -> float:
+    """Start 2 consumer processes, publish ``n`` messages, wait until the group read and acked all."""
+    r = redis.Redis.from_url(url, decode_responses=True)
+    r.xgroup_create(topic, "g", id="0", mkstream=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", consumer_code, url, topic, f"c{i}"], stdout=subprocess.PIPE,
+                         text=True, env=env)
+        for i in range(2)
+    ]  # fmt: skip
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        start = time.perf_counter()
+        publish(n, topic)
+        while not consumed(r, topic, n):
+            time.sleep(0.002)
+        return n / (time.perf_counter() - start)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def raw_run(url: str, n: int, topic: str) -> float:
+    producer = redis.Redis.from_url(url)
+    data = json.dumps(PAYLOAD)
+
+    def publish(count: int, t: str) -> None:
+        for _ in range(count):
+            producer.xadd(t, {"m": data})
+
+    return timed_run(url, n, topic, RAW_CONSUMER, publish)
+
+
+def mesh_run(url: str, n: int, topic: str) -> float:
+    producer = Bus(RedisBackend(url), name="producer")
+
+    def publish(count: int, t: str) -> None:
+        for _ in range(count):
+            producer.publish(t, PAYLOAD)
+
+    try:
+        return timed_run(url, n, topic, MESH_CONSUMER, publish)
+    finally:
+        producer.close()
+
+
+def request_latencies(url: str, n: int) -> list[float]:
+    worker = Bus(RedisBackend(url), name="worker")
+    worker.subscribe("bench.echo", lambda payload, message: payload, poll_s=0.1)
+    client = Bus(RedisBackend(url), name="client")
+    client.request("bench.echo", PAYLOAD, timeout=30)  # warm: reply listener, group
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.request("bench.echo", PAYLOAD, timeout=30)
+        out.append((time.perf_counter() - t0) * 1000)
+    client.close()
+    worker.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer messages and pairs (a smoke run)")
+    args = parser.parse_args()
+    n, pairs, requests = (2000, 3, 200) if args.quick else (10000, 5, 1000)
+    tmp = tempfile.mkdtemp(prefix="agentcore-bench-mesh-")
+    proc, url = start_redis(tmp)
+    try:
+        raw_rates, mesh_rates, ratios = [], [], []
+        for i in range(pairs):
+            raw = raw_run(url, n, f"raw.{i}")
+            ours = mesh_run(url, n, f"mesh.{i}")
+            raw_rates.append(raw)
+            mesh_rates.append(ours)
+            ratios.append(ours / raw)
+            print(
+                f"pair {i + 1}: raw {raw:,.0f} msg/s, mesh {ours:,.0f} msg/s, ratio {ours / raw:.2f}",
+                flush=True,
+            )
+            redis.Redis.from_url(url).flushall()
+        lat = sorted(request_latencies(url, requests))
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "messages": n,
+        "pairs": pairs,
+        "raw_msgs_per_s": round(statistics.median(raw_rates)),
+        "mesh_msgs_per_s": round(statistics.median(mesh_rates)),
+        "mesh_vs_raw": round(statistics.median(ratios), 3),
+        "request_p50_ms": round(lat[len(lat) // 2], 2),
+        "request_p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2),
+        "bars": BARS,
+    }
+    result["meets_bars"] = result["mesh_vs_raw"] >= BARS["mesh_vs_raw"]
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+    main()
