@@ -125,6 +125,7 @@ class Project:
         self._database: Database | None = None
         self._event_log: DuckDBEventLog | None = None
         self._runtime: Any = None
+        self._tracing: Any = None
         self._lock = threading.RLock()
 
     @property
@@ -159,6 +160,8 @@ class Project:
                     hook = factory(self)
                     if hook is not None:
                         hooks.append(hook)
+                if "tracer_provider" not in kwargs:
+                    kwargs["tracer_provider"] = self.tracing.switching
                 self._runtime = Runtime(
                     self.event_log,
                     services=self.services,  # type: ignore[arg-type]
@@ -166,6 +169,16 @@ class Project:
                     **kwargs,
                 )
             return self._runtime
+
+    @property
+    def tracing(self) -> Any:
+        """The project's span store and tracer provider (used when the user configured no SDK)."""
+        from .observability.tracing import ProjectTracing
+
+        with self._lock:
+            if self._tracing is None:
+                self._tracing = ProjectTracing(self.database)
+            return self._tracing
 
     def path(self, *parts: str) -> Path:
         """A path inside the state directory (parents created)."""
@@ -188,9 +201,11 @@ class Project:
             self._runtime.close()  # closes the event log too
         elif self._event_log is not None:
             self._event_log.close()
+        if self._tracing is not None:
+            self._tracing.close()
         if self._database is not None:
             self._database.close()
-        self._runtime = self._event_log = self._database = None
+        self._runtime = self._event_log = self._database = self._tracing = None
 
     def __enter__(self) -> Project:
         return self

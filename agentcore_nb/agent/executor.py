@@ -18,6 +18,7 @@ from typing import Any
 from ..graph.spec import Node
 from ..models.executor import OVERRIDE, STREAM
 from ..models.executor import _fill as fill_template
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from .loop import REPLAY, REPLAY_TOOLS, run_agent
@@ -137,9 +138,9 @@ class AgentExecutor:
 
         return Body(
             run,
-            operation="invoke_agent",
-            span_name=f"invoke_agent {name}",
-            attributes={"gen_ai.agent.name": name},
+            operation=conv.INVOKE_AGENT,
+            span_name=conv.span_name(conv.INVOKE_AGENT, name),
+            attributes={conv.AGENT_NAME: name},
         )
 
 

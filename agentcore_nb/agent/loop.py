@@ -20,6 +20,7 @@ from ..graph.spec import Node
 from ..models import model_service
 from ..models.executor import OVERRIDE
 from ..models.types import ChatResponse, Provider, Usage, tool_result_message
+from ..observability import conventions as conv
 from ..runtime.scheduler import error_line
 from .spec import Agent, AgentError
 from .tools import callables, run_calls
@@ -127,8 +128,8 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
         raise AgentError(f"agent {agent.name!r} needs a request (a non-empty string)")
     clock = _Clock(agent)
     span = ctx.span
-    span.update_name(f"invoke_agent {agent.name}")
-    span.set_attributes({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent.name})
+    span.update_name(conv.span_name(conv.INVOKE_AGENT, agent.name))
+    span.set_attributes({conv.OPERATION: conv.INVOKE_AGENT, conv.AGENT_NAME: agent.name})
     if parent:
         span.set_attribute("agentcore.agent.parent", parent)
     ctx.emit(AgentInvocationEvent(agent=agent.name, request=request, parent_agent=parent, status="started"))
@@ -136,7 +137,7 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
     step = 0
     try:
         provider, note = provider_for(ctx, agent)
-        span.set_attributes({"gen_ai.request.model": provider.model, "agentcore.model.kind": provider.kind})
+        span.set_attributes({conv.REQUEST_MODEL: provider.model, "agentcore.model.kind": provider.kind})
         if note:
             span.set_attribute("agentcore.model.note", note)
         targets = callables(ctx, agent)
@@ -255,10 +256,7 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
 
 
 def _usage_attrs(usage: Usage) -> dict[str, int]:
-    return {
-        "gen_ai.usage.input_tokens": usage.input_tokens,
-        "gen_ai.usage.output_tokens": usage.output_tokens,
-    }
+    return conv.usage_attributes(usage.input_tokens, usage.output_tokens)
 
 
 def _check_budget(agent: Agent, usage: Usage, step: int) -> None:

@@ -14,6 +14,7 @@ from ..eventlog.duckdb import DuckDBEventLog
 from ..graph.codec import graph_schema, load_graph
 from ..home import database_path
 from ..observability.summary import format_run_summary
+from ..observability.tracing import tracing_for
 from ..runtime.runtime import RunResult, Runtime
 from . import app
 
@@ -86,7 +87,10 @@ def run(
         )
     g = load_graph(graph)
     value = parse_json_option(input)
-    with Runtime.durable(durability=durability) as rt:
+    with (
+        tracing_for(database_path()) as tracing,
+        Runtime.durable(durability=durability, tracer_provider=tracing.switching) as rt,
+    ):
         result = rt.run(g, value, session_id=session)
         _print_result(result, rt.log)  # type: ignore[arg-type]
     if not result.ok:
@@ -97,7 +101,7 @@ def run(
 def resume(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")]) -> None:
     """Resume an interrupted or failed run: committed successes are kept, failed and skipped nodes
     run again. A run that succeeded or was cancelled is final."""
-    with Runtime.durable() as rt:
+    with tracing_for(database_path()) as tracing, Runtime.durable(tracer_provider=tracing.switching) as rt:
         full = rt.log.resolve_run_id(run_id)
         result = rt.resume(full)
         if result.resumed:

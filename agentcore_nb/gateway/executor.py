@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph.spec import Node
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from .spec import ToolError
@@ -40,7 +41,7 @@ class ToolExecutor:
         def call(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
             return gateway_of(ctx).call(tool, {**fixed, **inputs}, token=ctx.token, ctx=ctx)
 
-        return Body(call, operation="execute_tool", attributes={"gen_ai.tool.name": tool})
+        return Body(call, operation=conv.EXECUTE_TOOL, attributes={conv.TOOL_NAME: tool})
 
 
 register_executor(ToolExecutor(), validator=validate)

@@ -31,6 +31,8 @@ from opentelemetry.trace import StatusCode
 from ..authz import authorize, one_call
 from ..errors import AgentcoreError
 from ..events import ActionEvent
+from ..observability import conventions as conv
+from ..observability import tracing
 from ..runtime.emitting import emit as emit_event
 from ..runtime.workers import LoopThread
 from . import mcp_client
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..runtime.context import NodeContext
 
-_tracer = trace.get_tracer("agentcore_nb.gateway")
+_tracer = tracing.tracer("agentcore_nb.gateway")
 
 
 @dataclass(slots=True)
@@ -568,12 +570,13 @@ class _CallTrace:
         tracer = self.ctx.tracer if self.ctx is not None else _tracer
         parent = trace.set_span_in_context(self.ctx.span) if self.ctx is not None else None
         self.span = tracer.start_span(
-            f"execute_tool {self.ref}",
+            conv.span_name(conv.EXECUTE_TOOL, str(self.ref)),
             context=parent,
             attributes={
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": str(self.ref),
-                "gen_ai.tool.call.id": self.call_id,
+                conv.OPERATION: conv.EXECUTE_TOOL,
+                conv.TOOL_NAME: str(self.ref),
+                conv.TOOL_CALL_ID: self.call_id,
+                **conv.content_attributes(tool_arguments=self.arguments),
             },
         )
         self.t0 = time.perf_counter()
@@ -589,13 +592,16 @@ class _CallTrace:
         )
         error = "" if exc is None else str(exc)
         if self.spec is not None:
-            self.span.set_attribute("gen_ai.tool.type", self.spec.target.get("type", "none"))
-        if exc is not None:
+            self.span.set_attribute(conv.TOOL_TYPE, self.spec.target.get("type", "none"))
+        if exc is None:
+            self.span.set_attributes(conv.content_attributes(tool_result=self.output))
+        else:
             self.span.set_status(StatusCode.ERROR, error)
-            self.span.set_attribute("error.type", type(exc).__name__)
+            self.span.set_attribute(conv.ERROR_TYPE, type(exc).__name__)
         self.span.end()
-        event = ActionEvent(action=f"tool:{name}", input=self.arguments, output=self.output, status=status,
-                            error=error, duration_ms=round(duration, 3),
+        event = ActionEvent(action=f"tool:{name}", input=conv.scrub(self.arguments),
+                            output=conv.scrub(self.output), status=status,
+                            error=conv.redact(error), duration_ms=round(duration, 3),
                             attributes={"tool.call_id": self.call_id,
                                         "tool.version": self.spec.version if self.spec else 0})  # fmt: skip
         try:  # the seam fills run, node, session, trace and span ids (ad-hoc run outside any)

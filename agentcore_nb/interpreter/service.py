@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from ..authz import authorize, one_call
 from ..errors import NotPermittedError
 from ..eventlog.base import EventLog
 from ..events import ActionEvent
+from ..observability import conventions as conv
+from ..observability import tracing
 from ..runtime.context import NodeContext
 from ..runtime.emitting import current_node
 from ..runtime.emitting import emit as emit_event
@@ -76,7 +77,11 @@ class Interpreter:
         self.idle_timeout = float(idle_timeout)
         self.event_log = event_log
         self.services = services
-        self.tracer = trace.get_tracer("agentcore_nb.interpreter", tracer_provider=tracer_provider)
+        self.tracer = (
+            tracer_provider.get_tracer("agentcore_nb.interpreter")
+            if tracer_provider is not None
+            else tracing.tracer("agentcore_nb.interpreter")
+        )
         self._bwrap = None if self.unsafe_local else Bubblewrap(bwrap)
         self._sessions: dict[str, CodeSession] = {}
         #: Who holds each session name: the token session (``sid``) that first used it, or None for
@@ -312,20 +317,21 @@ class Interpreter:
         run: Callable[[list[tuple[str, int]]], ExecutionResult],
     ) -> ExecutionResult:
         attrs = {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": TOOL_NAME,
-            "gen_ai.tool.type": "extension",
-            "gen_ai.conversation.id": session,
+            conv.OPERATION: conv.EXECUTE_TOOL,
+            conv.TOOL_NAME: TOOL_NAME,
+            conv.TOOL_TYPE: "extension",
+            conv.CONVERSATION: session,
+            **conv.content_attributes(tool_arguments=action_input),
             "agentcore.code.action": action,
         }
         if "language" in action_input:
             attrs["agentcore.code.language"] = action_input["language"]
         own_span = ctx is None
         if ctx is None:  # a direct call: our own span, under whatever span is current
-            span = self.tracer.start_span(f"execute_tool {TOOL_NAME}", attributes=attrs)
+            span = self.tracer.start_span(conv.span_name(conv.EXECUTE_TOOL, TOOL_NAME), attributes=attrs)
         else:  # a code node: the runtime's node span is ours to annotate
             span = ctx.span
-            span.set_attributes({k: v for k, v in attrs.items() if k != "gen_ai.operation.name"})
+            span.set_attributes({k: v for k, v in attrs.items() if k != conv.OPERATION})
         t0 = time.perf_counter()
         try:
             try:
@@ -346,7 +352,7 @@ class Interpreter:
         span.set_attribute("agentcore.code.peak_memory_bytes", result.peak_memory_bytes)
         span.set_attribute("agentcore.code.sandbox", result.sandbox)
         if result.limits_hit:
-            span.set_attribute("agentcore.code.limits_hit", result.limits_hit)
+            span.set_attribute(conv.LIMITS_HIT, result.limits_hit)
         if not result.ok:
             span.set_status(Status(StatusCode.ERROR, result.error_line()))
             span.set_attribute("error.type", (result.error or {}).get("name", "LimitExceeded"))

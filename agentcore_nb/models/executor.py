@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from ..graph.spec import Node
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from . import model_service
@@ -106,12 +107,13 @@ def chat(
 ) -> ChatResponse:
     """One model call with the node's span annotated (GenAI conventions) and text streamed if asked."""
     span = ctx.span
-    span.update_name(f"chat {provider.model or provider.name}")
+    span.update_name(conv.span_name(conv.CHAT, provider.model or provider.name))
     attrs: dict[str, Any] = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": provider.name,
+        conv.OPERATION: conv.CHAT,
+        conv.PROVIDER: provider.name,
         "gen_ai.system": provider.name,
-        "gen_ai.request.model": provider.model,
+        conv.REQUEST_MODEL: provider.model,
+        **conv.content_attributes(input_messages=messages),
         "agentcore.model.kind": provider.kind,
     }
     url = getattr(provider, "base_url", None)
@@ -130,9 +132,9 @@ def chat(
         response = provider.chat(messages, tools, max_tokens=max_tokens, key=ctx.node_id)
     span.set_attributes(
         {
-            "gen_ai.response.model": response.model or provider.model,
-            "gen_ai.usage.input_tokens": response.usage.input_tokens,
-            "gen_ai.usage.output_tokens": response.usage.output_tokens,
+            conv.RESPONSE_MODEL: response.model or provider.model,
+            **conv.usage_attributes(response.usage.input_tokens, response.usage.output_tokens),
+            **conv.content_attributes(output_messages=response.to_dict()),
             "gen_ai.response.finish_reasons": [response.stop_reason],
             "agentcore.model.tool_calls": len(response.tool_calls),
         }

@@ -33,6 +33,8 @@ class NotebookSession:
         #: Names magics put into the user namespace (``%identity issue --as t``, ``_tool_result``):
         #: defined outside the cells, so reading them is not "a name no cell defines".
         self.outside_names: set[str] = set()
+        #: The run ``%trace`` shows without an argument (set by %agent and %graph run).
+        self.last_run_id = ""
         self._views: ViewRegistry | None = None
         #: Set by the extension: the IPython hooks (tracker) and the frontend channel (comm).
         self.tracker: Any = None

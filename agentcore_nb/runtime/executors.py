@@ -21,6 +21,8 @@ from ..errors import AgentcoreError, GraphError
 from ..graph.analysis import defined_names
 from ..graph.spec import Node, resolve_callable
 from ..graph.validate import KIND_VALIDATORS
+from ..observability import conventions as conv
+from ..observability.conventions import OPERATIONS as OPERATIONS
 
 if TYPE_CHECKING:
     from .context import NodeContext
@@ -33,17 +35,6 @@ PROVIDERS: dict[str, str] = {
     "reason": "agentcore_nb.models.executor",
     "agent": "agentcore_nb.agent.executor",
     "mesh": "agentcore_nb.mesh.executor",
-}
-
-#: Span operation names by kind (OpenTelemetry GenAI ``gen_ai.operation.name``).
-OPERATIONS: dict[str, str] = {
-    "python": "execute_node",
-    "tool": "execute_tool",
-    "code": "execute_tool",
-    "reason": "chat",
-    "memory": "search_memory",
-    "agent": "invoke_agent",
-    "mesh": "invoke_agent",
 }
 
 
@@ -125,7 +116,7 @@ class PythonExecutor:
     kind = "python"
 
     def prepare(self, node: Node) -> Body:
-        attrs = {"gen_ai.tool.name": node.name, "gen_ai.tool.type": "function"}
+        attrs = {conv.TOOL_NAME: node.name, conv.TOOL_TYPE: "function"}
         if "code" in node.config:
             return self._prepare_code(node, attrs)
         fn = node.config["callable"]

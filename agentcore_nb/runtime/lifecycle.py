@@ -68,6 +68,7 @@ def attempt_failed(
         delay = policy.backoff.delay(ctx.attempt, rng)
         ctx.emit(NodeRetried(attempt=ctx.attempt + 1, delay_s=delay, error=message))
         span.add_event("retry", {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
+        span.set_attribute("agentcore.attempt", ctx.attempt + 1)
         return Outcome("retry", delay=delay, error=message)
     span.set_status(Status(StatusCode.ERROR, message))
     span.set_attribute("error.type", type(error).__name__)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import AgentcoreError
 from ..graph.spec import Graph, Node
+from ..observability import conventions as conv
 from .executors import OPERATIONS, Body, get_executor, registry_version
 
 
@@ -40,17 +41,12 @@ def prepare_node(node: Node, prepare: Callable[[Node], Body] | None = None) -> P
     operation = (
         body.operation if body.operation != "execute_node" else OPERATIONS.get(node.kind, "execute_node")
     )
-    attributes = {
-        "gen_ai.operation.name": operation,
-        "agentcore.node.name": node.name,
-        "agentcore.node.kind": node.kind,
-        **body.attributes,
-    }
+    attributes = {**conv.node_attributes(node.name, node.kind, operation), **body.attributes}
     return PreparedNode(
         node=node,
         body=body,
         deps=tuple(node.dependencies()),
-        span_name=body.span_name or f"{operation} {node.name}",
+        span_name=body.span_name or conv.span_name(operation, node.name),
         attributes=attributes,
         is_code="code" in node.config and node.kind == "python",
     )

@@ -30,6 +30,7 @@ from ..events import (
 )
 from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
+from ..observability import conventions as conv
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
 from .context import NodeContext, RunContext, span_ids
 from .emitting import current_node
@@ -188,13 +189,8 @@ class Runtime:
         session_id = session_id or run_id
         parent = current_node()  # a run started inside a node (an agent from a cell) is its child
         span = self.tracer.start_span(
-            f"invoke_workflow {graph.name}",
-            attributes={
-                "gen_ai.operation.name": "invoke_workflow",
-                "agentcore.graph.name": graph.name,
-                "agentcore.run.id": run_id,
-                "gen_ai.conversation.id": session_id,
-            },
+            conv.span_name(conv.INVOKE_WORKFLOW, graph.name),
+            attributes=conv.run_attributes(graph.name, run_id, session_id),
         )
         trace_id, span_id = span_ids(span)
         return RunContext(

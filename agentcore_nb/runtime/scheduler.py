@@ -22,6 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ..errors import AgentcoreError, SerializationError
 from ..events import NodeFailed, NodeSkipped, NodeStarted, NodeSucceeded
+from ..observability import conventions as conv
 from ..values import encode_value
 from .context import NodeContext, RunContext, span_ids
 from .emitting import enter_node, leave_node
@@ -169,9 +170,11 @@ class Execution:
                 return
         node_id = self.prefix + key
         attributes = dict(prepared.attributes)
-        attributes["agentcore.run.id"] = self.run.run_id
+        attributes[conv.RUN_ID] = self.run.run_id
+        attributes[conv.NODE_ID] = self.prefix + key
+        attributes[conv.ATTEMPT] = 1
         if self.run.session_id:
-            attributes["gen_ai.conversation.id"] = self.run.session_id
+            attributes[conv.CONVERSATION] = self.run.session_id
         span = self.run.tracer.start_span(prepared.span_name, context=self.parent_ctx, attributes=attributes)
         _, sid = span_ids(span)
         ctx = NodeContext(self.run, node, node_id, 1, span, sid)

@@ -107,7 +107,7 @@ def test_graph_widget_state_through_comm_messages(fresh: Kernel):
     k.ok("x = 1", "v1")
     k.ok("%%node double\ny = x * 2", "v2")
     k.run("%%node broken\nz = y / 0", "v3")
-    shown = k.ok("%graph")
+    shown = k.ok("%graph show --buttons")
     for m in shown.messages:
         validate_message(m)
     (bundle,) = shown.data

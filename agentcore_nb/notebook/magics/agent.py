@@ -21,6 +21,7 @@ from ...agent.runner import AgentResult, run
 from ...agent.spec import Agent, AgentError
 from .framework import MagicCall, UsageError, magic
 from .node import node_name, seconds
+from .trace import show_after_run
 
 _DEFINE_ONLY = ("tools", "memory", "model", "max_steps", "max_tokens", "timeout", "description", "remember")
 
@@ -173,12 +174,15 @@ def invoke(call: MagicCall) -> AgentResult | None:
     call.metadata["defines"] = ["_agent_result"]
     if result.note:
         print(f"[{result.note}]")
+    call.session.last_run_id = result.run_id
     if not result.ok:
         if not args.no_trace:
+            show_after_run(call, result.run_id)
             print(result.trace(), file=sys.stderr)
         raise AgentError(result.error)
     if not args.no_trace:
         print(result.trace())
+        show_after_run(call, result.run_id)
     return None
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .framework import MagicCall, magic
+from .trace import show_after_run
 
 
 @magic(
@@ -13,7 +14,7 @@ from .framework import MagicCall, magic
     help="Show the notebook's graph of cells, run it through the engine, or print its spec.",
     epilog=(
         "Examples:\n"
-        "  %graph                       text summary and a live widget\n"
+        "  %graph                       the graph as a live DAG widget (text when no widgets)\n"
         "  %graph run                   re-run every cell (independent cells in parallel)\n"
         "  %graph run --from fetch      re-run fetch and everything downstream of it\n"
         "  %graph run --only a b        re-run just a and b\n"
@@ -30,7 +31,12 @@ def graph_magic(call: MagicCall) -> Any:
             print(cells.summary())
             print(f"run: {session.run_id} (agentcore events {session.run_id})")
             return None
-        call.display(session.views.new_view())
+        if sub == "show" and call.args.buttons:
+            call.display(session.views.new_view())
+            return None
+        from ..views.graph import graph_view
+
+        call.display(graph_view(session))
         return None
     if sub == "json":
         print(json.dumps(cells.graph.to_dict(), indent=1 if call.args.indent else None, default=str))
@@ -44,6 +50,7 @@ def graph_magic(call: MagicCall) -> Any:
 
         result, watch = run_cells(session, call.shell.user_ns, start=call.args.start, only=call.args.only)
         print(format_run(result, watch))
+        show_after_run(call, result.run_id)
         raise_for_failures(result)
         return None
     if sub == "remove":
@@ -70,6 +77,7 @@ _sub = graph_magic.subcommands()
 _sub.required = False
 _show = _sub.add_parser("show", help="Text summary and a live widget (the default).")
 _show.add_argument("--text", action="store_true", help="only the text summary")
+_show.add_argument("--buttons", action="store_true", help="the node-button view instead of the DAG")
 _run = _sub.add_parser("run", help="Re-run the graph (or part of it) through the engine's runtime.")
 _which = _run.add_mutually_exclusive_group()
 _which.add_argument("--from", dest="start", metavar="NODE", help="run NODE and everything downstream of it")

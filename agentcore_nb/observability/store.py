@@ -1,0 +1,355 @@
+"""The span store: finished spans written into the project's DuckDB file by a background thread,
+so a run's trace can be read later (``agentcore traces``, ``%trace``) without an OpenTelemetry
+backend. The hot path only appends the finished span to a list; conversion and the batched
+``executemany`` happen off it. Spans still open are kept in memory so a live view can show them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from ..db import Database
+from ..errors import AgentcoreError
+from . import conventions as conv
+
+SCHEMA_VERSION = 1
+DDL = [
+    """CREATE TABLE IF NOT EXISTS spans (
+        trace_id VARCHAR NOT NULL,
+        span_id VARCHAR NOT NULL,
+        parent_id VARCHAR,
+        run_id VARCHAR,
+        name VARCHAR NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT,
+        status VARCHAR NOT NULL,
+        status_message VARCHAR,
+        attributes VARCHAR NOT NULL,
+        events VARCHAR NOT NULL
+    )""",
+]
+COLUMNS = (
+    "trace_id, span_id, parent_id, run_id, name, start_ns, end_ns, status, status_message, attributes, events"
+)
+_INSERT = f"INSERT INTO spans ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_CHUNK = 64
+_INSERT_CHUNK = f"INSERT INTO spans ({COLUMNS}) VALUES " + ", ".join(
+    ["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * _CHUNK
+)
+
+
+class TraceNotFoundError(AgentcoreError):
+    """No span of that run in the store."""
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One span as the store and the views see it (times in ns since the epoch)."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    run_id: str
+    name: str
+    start_ns: int
+    end_ns: int | None
+    status: str  # ok | error | unset | running
+    status_message: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_id": self.parent_id,
+            "run_id": self.run_id,
+            "name": self.name,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "duration_ms": self.duration_ms,
+            "status": self.status,
+            "status_message": self.status_message,
+            "attributes": self.attributes,
+            "events": self.events,
+        }
+
+
+def _hex(value: int, width: int) -> str:
+    return format(value, f"0{width}x")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return list(value)
+    return value
+
+
+def record_of(span: ReadableSpan, run_id: str, *, running: bool = False) -> SpanRecord:
+    """A :class:`SpanRecord` of an SDK span (finished, or still open when ``running``)."""
+    ctx = span.context
+    parent = span.parent
+    status = "running" if running else span.status.status_code.name.lower()
+    return SpanRecord(
+        trace_id=_hex(ctx.trace_id, 32) if ctx else "",
+        span_id=_hex(ctx.span_id, 16) if ctx else "",
+        parent_id=_hex(parent.span_id, 16) if parent is not None else "",
+        run_id=run_id,
+        name=span.name,
+        start_ns=span.start_time or 0,
+        end_ns=None if running else span.end_time,
+        status=status,
+        status_message=span.status.description or "",
+        attributes={k: _jsonable(v) for k, v in (span.attributes or {}).items()},
+        events=[
+            {"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+            for e in span.events
+        ],
+    )
+
+
+def _row(rec: SpanRecord) -> tuple[Any, ...]:
+    return (
+        rec.trace_id,
+        rec.span_id,
+        rec.parent_id,
+        rec.run_id,
+        rec.name,
+        rec.start_ns,
+        rec.end_ns,
+        rec.status,
+        rec.status_message,
+        json.dumps(rec.attributes, default=str),
+        json.dumps(rec.events, default=str),
+    )
+
+
+class SpanStore:
+    """Reads and writes the ``spans`` table of one project database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_schema("spans", SCHEMA_VERSION, DDL)
+        #: Rows that could not be read by the last query (a corrupt row is skipped, not fatal).
+        self.skipped = 0
+
+    def write(self, records: Sequence[SpanRecord]) -> None:
+        if not records:
+            return
+        rows = [_row(r) for r in records]
+        cur = self.db.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")  # one commit per batch, not one per row
+            try:
+                # many rows per statement: DuckDB runs executemany row by row (about 1 ms each)
+                full = len(rows) - len(rows) % _CHUNK
+                if full:
+                    cur.executemany(
+                        _INSERT_CHUNK,
+                        [[v for row in rows[i : i + _CHUNK] for v in row] for i in range(0, full, _CHUNK)],
+                    )
+                if rows[full:]:
+                    cur.executemany(_INSERT, rows[full:])
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        cur = self.db.cursor()
+        try:
+            with self.db.damage_as_error():
+                return cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Runs with spans, newest first: run id, root name, start, duration, spans, errors."""
+        rows = self._query(
+            "SELECT run_id, min(start_ns), max(end_ns), count(*), count(*) FILTER (status = 'error'), "
+            "arg_min(name, start_ns), any_value(trace_id) FROM spans WHERE run_id <> '' "
+            "GROUP BY run_id ORDER BY min(start_ns) DESC LIMIT ?",
+            [limit],
+        )
+        return [
+            {
+                "run_id": r[0],
+                "start_ns": r[1],
+                "duration_ms": None if r[2] is None else (r[2] - r[1]) / 1e6,
+                "spans": r[3],
+                "errors": r[4],
+                "name": r[5],
+                "trace_id": r[6],
+            }
+            for r in rows
+        ]
+
+    def spans(self, run_id: str) -> list[SpanRecord]:
+        """Every span of the run's trace(s), in start order (spans without a run id included)."""
+        rows = self._query(
+            f"SELECT {COLUMNS} FROM spans WHERE trace_id IN "
+            "(SELECT DISTINCT trace_id FROM spans WHERE run_id = ?) ORDER BY start_ns, span_id",
+            [run_id],
+        )
+        out: list[SpanRecord] = []
+        self.skipped = 0
+        for r in rows:
+            try:
+                out.append(
+                    SpanRecord(
+                        trace_id=r[0],
+                        span_id=r[1],
+                        parent_id=r[2] or "",
+                        run_id=r[3] or "",
+                        name=r[4],
+                        start_ns=int(r[5]),
+                        end_ns=None if r[6] is None else int(r[6]),
+                        status=r[7],
+                        status_message=r[8] or "",
+                        attributes=_obj(json.loads(r[9]), dict),
+                        events=_obj(json.loads(r[10]), list),
+                    )
+                )
+            except (TypeError, ValueError):
+                self.skipped += 1
+        return out
+
+    def run_ids_like(self, prefix: str) -> list[str]:
+        rows = self._query("SELECT DISTINCT run_id FROM spans WHERE starts_with(run_id, ?) LIMIT 5", [prefix])
+        return [r[0] for r in rows]
+
+
+def _obj(value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise ValueError("not a JSON " + kind.__name__)
+    return value
+
+
+class StoreSpanProcessor(SpanProcessor):
+    """Hands finished spans to a writer thread that commits them in batches."""
+
+    def __init__(self, store: SpanStore, *, quiet: float = 0.05, max_batch: int = 20000) -> None:
+        self.store = store
+        self.quiet = quiet
+        self._last_end = 0.0
+        self._flushing = 0
+        self.max_batch = max_batch
+        self._pending: list[ReadableSpan] = []
+        self._run_of: dict[int, str] = {}
+        self._open: dict[int, Span] = {}
+        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._written = 0
+        self._appended = 0
+        self._stopped = False
+        self.error = ""
+        self._thread = threading.Thread(target=self._loop, name="agentcore-spans", daemon=True)
+        self._thread.start()
+
+    # -- hot path
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        attrs = span.attributes or {}
+        run = attrs.get(conv.RUN_ID)
+        if not isinstance(run, str):
+            parent = span.parent
+            run = self._run_of.get(parent.span_id, "") if parent is not None else ""
+        sid = span.context.span_id
+        self._run_of[sid] = run
+        self._open[sid] = span
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._open.pop(span.context.span_id, None)
+        with self._lock:  # a plain lock, no wake-up: the writer polls
+            self._pending.append(span)
+            self._appended += 1
+        self._last_end = time.monotonic()
+
+    # -- writer thread
+    def _loop(self) -> None:
+        """Write when spans stopped arriving for a moment (a run finished or paused), when a flush
+        asks, or when the backlog is large: the writer's Python work then rarely competes with a
+        running graph for the GIL."""
+        while True:
+            with self._cond:
+                while not self._stopped and not self._flushing:
+                    idle = time.monotonic() - self._last_end >= self.quiet
+                    if self._pending and (idle or len(self._pending) >= self.max_batch):
+                        break
+                    self._cond.wait(self.quiet)
+                stopped = self._stopped
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                self._write(batch)
+            elif stopped:
+                return
+            else:
+                with self._cond:
+                    self._cond.notify_all()
+                    if self._flushing and self._written >= self._appended:
+                        self._cond.wait(self.quiet)
+
+    def _write(self, batch: list[ReadableSpan]) -> None:
+        records = []
+        for span in batch:
+            sid = span.context.span_id
+            run = self._run_of.pop(sid, "")
+            if not run:
+                value = (span.attributes or {}).get(conv.RUN_ID)
+                run = value if isinstance(value, str) else ""
+            records.append(record_of(span, run))
+        try:
+            self.store.write(records)
+        except Exception as exc:  # the file closed or broke: say so once, never break a run
+            if not self.error:
+                self.error = f"span store: {type(exc).__name__}: {exc}"
+        with self._cond:
+            self._written += len(batch)
+            self._cond.notify_all()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._cond:
+            target = self._appended
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._written < target:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(min(left, 0.05))
+            finally:
+                self._flushing -= 1
+        return True
+
+    def shutdown(self) -> None:
+        self.force_flush(10000)
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    def open_spans(self, trace_ids: Iterable[str] = ()) -> list[SpanRecord]:
+        """Spans started and not yet ended (for a live view), optionally of some traces only."""
+        wanted = set(trace_ids)
+        out = []
+        for sid, span in list(self._open.items()):
+            rec = record_of(span, self._run_of.get(sid, ""), running=True)
+            if not wanted or rec.trace_id in wanted:
+                out.append(rec)
+        return out
