@@ -199,7 +199,9 @@ class SpanStore:
         ]
 
     def spans(self, run_id: str) -> list[SpanRecord]:
-        """Every span of the run's trace(s), in start order (spans without a run id included)."""
+        """The run's spans and every span under them (tool calls, child runs), in start order; a run
+        inside a larger trace (a `%graph run` or an agent started from a notebook cell) gets its own
+        subtree, not the whole notebook's trace."""
         rows = self._query(
             f"SELECT {COLUMNS} FROM spans WHERE trace_id IN "
             "(SELECT DISTINCT trace_id FROM spans WHERE run_id = ?) ORDER BY start_ns, span_id",
@@ -226,11 +228,28 @@ class SpanStore:
                 )
             except (TypeError, ValueError):
                 self.skipped += 1
-        return out
+        return run_subtree(out, run_id)
 
     def run_ids_like(self, prefix: str) -> list[str]:
         rows = self._query("SELECT DISTINCT run_id FROM spans WHERE starts_with(run_id, ?) LIMIT 5", [prefix])
         return [r[0] for r in rows]
+
+
+def run_subtree(records: list[SpanRecord], run_id: str) -> list[SpanRecord]:
+    """The spans of ``run_id`` whose parent is not of the run (its roots) and all their descendants."""
+    mine = {r.span_id for r in records if r.run_id == run_id}
+    children: dict[str, list[SpanRecord]] = {}
+    for r in records:
+        children.setdefault(r.parent_id, []).append(r)
+    keep: set[str] = set()
+    todo = [r for r in records if r.run_id == run_id and r.parent_id not in mine]
+    while todo:
+        r = todo.pop()
+        if r.span_id in keep:
+            continue
+        keep.add(r.span_id)
+        todo.extend(children.get(r.span_id, ()))
+    return [r for r in records if r.span_id in keep]
 
 
 def _obj(value: Any, kind: type) -> Any:

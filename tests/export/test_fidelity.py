@@ -30,6 +30,7 @@ PROBE = "@@agentcore-probe@@"
 VOLATILE = {
     "03-gateway.ipynb": {"base_url": "each run starts the orders service on a free port"},
     "04-identity.ipynb": {"parent": "a token: issued now", "helper": "a token: issued now"},
+    "07-tracing.ipynb": {"run_id": "a fresh run id each run"},
 }
 
 

@@ -18,7 +18,7 @@ import traitlets
 
 from ...errors import AgentcoreError
 from ...observability.pricing import load_prices
-from ...observability.store import SpanRecord
+from ...observability.store import SpanRecord, run_subtree
 from ...observability.traceview import format_trace, span_detail, trace_state
 
 _HERE = Path(__file__).parent
@@ -115,7 +115,7 @@ def load(tracing: Any, run_id: str) -> list[SpanRecord]:
     for rec in tracing.processor.open_spans():
         if rec.span_id not in done and (rec.trace_id in traces or rec.run_id == run_id):
             records.append(rec)
-    return records
+    return run_subtree(records, run_id)
 
 
 def _state(records: list[SpanRecord], run_id: str) -> dict[str, Any]:
