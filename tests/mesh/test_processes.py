@@ -32,7 +32,9 @@ def cli(*args: str, home: Path, **kw) -> subprocess.CompletedProcess:
     )
 
 
-def start_worker(url: str, topic: str, home: Path, name: str, *extra: str) -> subprocess.Popen:
+def start_worker(
+    url: str, topic: str, home: Path, name: str, *extra: str, target: Path = STATION
+) -> subprocess.Popen:
     env = {**os.environ, "AGENTCORE_HOME": str(home), "FORCE_COLOR": ""}
     proc = subprocess.Popen(
         [
@@ -41,7 +43,7 @@ def start_worker(url: str, topic: str, home: Path, name: str, *extra: str) -> su
             "agentcore_nb.cli",
             "mesh",
             "worker",
-            str(STATION),
+            str(target),
             "--topic",
             topic,
             "--redis",
@@ -261,7 +263,9 @@ def test_an_exported_bundle_serves_a_topic_and_answers_as_run_local_does(url, tm
         "run", "local", str(bundle), "--input", '{"item": "corn", "table": 7}', "--json", home=tmp_path / "x"
     )
     assert local.returncode == 0, local.stderr
-    worker = start_worker_for(url, bundle, "kitchen.grill", tmp_path / "w")
+    worker = start_worker(
+        url, "kitchen.grill", tmp_path / "w", "grill", "--max-deliveries", "1", target=bundle
+    )
     bus = open_bus(url)
     try:
         reply = bus.request("kitchen.grill", {"item": "corn", "table": 7}, timeout=DEADLINE)
@@ -272,30 +276,3 @@ def test_an_exported_bundle_serves_a_topic_and_answers_as_run_local_does(url, tm
     finally:
         bus.close()
         stop(worker)
-
-
-def start_worker_for(url: str, target: Path, topic: str, home: Path) -> subprocess.Popen:
-    env = {**os.environ, "AGENTCORE_HOME": str(home), "FORCE_COLOR": ""}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentcore_nb.cli",
-            "mesh",
-            "worker",
-            str(target),
-            "--topic",
-            topic,
-            "--redis",
-            url,
-            "--max-deliveries",
-            "1",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stderr.readline()
-    assert "serving" in line, line + proc.stderr.read()
-    return proc
