@@ -29,14 +29,29 @@ def _status(summary: RunSummary) -> str:
     return summary.status
 
 
+def _kind(event: Any) -> str:
+    """The run's kind; a graph run of a single agent node (``%agent``) is an ``agent`` run."""
+    kind = str(getattr(event, "kind", "") or "graph")
+    nodes = (getattr(event, "graph", None) or {}).get("nodes") or []
+    if kind == "graph" and len(nodes) == 1 and isinstance(nodes[0], dict) and nodes[0].get("kind") == "agent":
+        return "agent"
+    return kind
+
+
 def _summaries(project: Project, *, session_id: str | None = None, run_id: str | None = None) -> tuple[
     list[RunSummary], dict[str, str]
 ]:  # fmt: skip
     log = project.event_log
     log.flush()
     events = log.events(run_id, session_id=session_id, types=RUN_EVENTS)
-    parents = {e.run_id: getattr(e, "parent_run_id", "") for e in events if e.type == "RunProvisioned"}
-    return summarize_runs(events), parents
+    summaries = summarize_runs(events)
+    by_run = {s.run_id: s for s in summaries}
+    parents = {}
+    for e in events:
+        if e.type == "RunProvisioned":
+            parents[e.run_id] = getattr(e, "parent_run_id", "")
+            by_run[e.run_id].kind = _kind(e)
+    return summaries, parents
 
 
 def _span_counts(project: Project, run_ids: list[str]) -> dict[str, int]:

@@ -120,8 +120,9 @@ def test_runs_newest_first_with_a_child_agent_run_and_its_trace(kernel: Kernel, 
     assert by_id[nb_run]["status"] == "running" and by_id[nb_run]["ended_at"] is None
     agent = by_id[agent_run]
     assert agent["parent_run_id"] == nb_run and agent["status"] == "succeeded"
+    assert agent["kind"] == "agent" and agent["name"] == "helper"
     assert agent["ended_at"] >= agent["started_at"] and agent["span_count"] > 0
-    (graph_run,) = [r for r in listed if r["kind"] == "graph" and r["run_id"] != agent_run]
+    (graph_run,) = [r for r in listed if r["kind"] == "graph"]
     assert graph_run["status"] == "succeeded" and graph_run["parent_run_id"] == nb_run
     assert ch.ask({"type": "runs", "limit": 1})["runs"] == [listed[0]]
 
