@@ -269,6 +269,8 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
     tmp_path.mkdir()
     chdir(k, tmp_path)
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("mine")
     good = _nb([("s1", "y = 3", [])])
     cases: list[tuple[dict[str, Any], str]] = [
         ({"type": "launch"}, "unknown request type 'launch'"),
@@ -297,6 +299,7 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
         ({"type": "export", "notebook": {"cells": [], "nbformat": 3}, "path": "b"}, "must be nbformat 4"),
         ({"type": "export", "notebook": good}, '"path" must be the bundle folder'),
         ({"type": "export", "notebook": good, "path": "afile/bundle"}, "cannot write the bundle to"),
+        ({"type": "export", "notebook": good, "path": "mine"}, "exists and is not a bundle"),
         ({"type": "export", "notebook": good, "path": "b", "notebook_path": "x.py"}, "ending in .ipynb"),
     ]
     for request, expected in cases:
@@ -305,7 +308,8 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
         assert expected in err["error"], (request, err["error"])
         assert "\n" not in err["error"] and "Traceback" not in err["error"]
     assert (tmp_path / "afile").read_text() == "not a folder"
-    assert not (tmp_path / "b").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert not (tmp_path / "b").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "mine"]
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]
     # without an id, or not even an object: still one error line, no reply_to
     for raw, expected in (
         ([1, 2], "a request is a JSON object"),
