@@ -3,15 +3,16 @@
 The peer, in the same run, is the same code with the span taken out (the embedder called directly,
 as before spans existed). Both run on the project's own tracing (SDK provider + span store),
 alternating, medians over repeats, timed as this process's CPU time (every thread: the span
-store's writer included; wall time on a shared 2-core machine is mostly other people's load):
+store's writer included; wall time on a shared 2-core machine is mostly other people's load), each
+measurement ending with the store flushed (every span committed, on both sides):
   add     ``add_many`` of N texts (1,024; --quick 512) inside a trace (one span per 256 texts)
   node    a graph of 40 ``memory`` search nodes (text queries) on the project runtime
   search  a bare text ``search`` inside a trace (about 0.1 ms with the hash embedder): the span's
           own cost, reported as ``span_us`` (no bar: it is the absolute price of one SDK span)
 Bars: ``add_ratio`` <= 1.05 and ``node_ratio`` <= 1.15 (traced over plain: the median of the
-ratios of back-to-back pairs). One SDK span costs about 0.05 ms here (0.02 ms on the hot path, the
-rest in the store's writer thread): a few percent of a batch add, up to a tenth of a ``memory`` node
-whose hash embedding takes 0.05 ms, well under 1% with a model embedder (milliseconds per call).
+ratios of back-to-back pairs). One span costs about 0.02 ms on the hot path here, more with its
+share of the store's DuckDB write: noise on a batch add, up to a tenth of a ``memory`` node whose
+hash embedding takes 0.05 ms, well under 1% with a model embedder (milliseconds per call).
 
 Usage: .venv/bin/python bench/embedding_spans.py [--quick]
 The last line printed is one JSON object with the figures.
@@ -99,12 +100,14 @@ def main() -> None:
         would favour whichever side ran first)."""
         fresh = Memory.open(tempfile.mkdtemp(prefix="bench-embspans-add-"))
         texts = [sentence(rng, 12) for _ in range(n_add)]
-        span = fresh.project.tracing.switching.get_tracer("bench").start_span("bench add")
+        tracing = fresh.project.tracing
+        span = tracing.switching.get_tracer("bench").start_span("bench add")
         try:
+            t0 = time.process_time()
             with trace.use_span(span, end_on_exit=True):
-                t0 = time.process_time()
                 fresh.add_many(texts, namespace="notes")
-                return time.process_time() - t0
+            tracing.flush(30.0)  # both sides: every span of the add committed to the store
+            return time.process_time() - t0
         finally:
             owner = fresh.project
             fresh.close()
@@ -121,6 +124,7 @@ def main() -> None:
     def node_run() -> float:
         t0 = time.process_time()
         result = runtime.run(graph, {})
+        tracing.flush(30.0)
         elapsed = time.process_time() - t0
         assert result.ok, result.errors
         return elapsed / 40
@@ -130,11 +134,12 @@ def main() -> None:
     queries = [sentence(rng, 6) for _ in range(50)]
 
     def search() -> float:
+        t0 = time.process_time()
         with tracer.start_as_current_span("bench search"):
-            t0 = time.process_time()
             for q in queries:
                 memory.search(q, k=5)
-            return (time.process_time() - t0) / len(queries)
+        tracing.flush(30.0)
+        return (time.process_time() - t0) / len(queries)
 
     search_traced, search_plain, _ = alternate(search, repeats * 4)
     tracing.flush(30.0)

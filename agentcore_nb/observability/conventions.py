@@ -161,8 +161,10 @@ def node_attributes(name: str, kind: str, operation: str) -> dict[str, Any]:
 
 
 def run_attributes(graph: str, run_id: str, session_id: str) -> dict[str, Any]:
-    """The attributes of a run's root span (``invoke_workflow {graph}``)."""
-    return {OPERATION: INVOKE_WORKFLOW, GRAPH_NAME: graph, RUN_ID: run_id, CONVERSATION: session_id}
+    """The attributes of a run's root span (``invoke_workflow {graph}``): the session both as the
+    GenAI conversation and as ``agentcore.session.id``."""
+    return {OPERATION: INVOKE_WORKFLOW, GRAPH_NAME: graph, RUN_ID: run_id, CONVERSATION: session_id,
+            SESSION_ID: session_id}  # fmt: skip
 
 
 def embeddings_attributes(provider: str, model: str, dimensions: int) -> dict[str, Any]:

@@ -285,7 +285,7 @@ def test_a_10k_span_trace_stays_responsive_and_bounded(page: Any, lab: dict[str,
         collapse_ms, after_collapse = big.evaluate(toggle)
         assert after_collapse == 1  # the root alone
         expand_ms, after_expand = big.evaluate(toggle)
-        assert after_expand == rows
+        assert 5 <= after_expand <= 60  # the screenful again
 
         big.locator(".act-scroller").first.evaluate("e => { e.scrollTop = e.scrollHeight; }")
         big.wait_for_function(

@@ -64,7 +64,7 @@ def test_acceptance_span_tree_attributes_and_tokens(project: Project, monkeypatc
     root = by_name["invoke_workflow support"]
     assert root.attributes[conv.OPERATION] == conv.INVOKE_WORKFLOW
     assert root.attributes[conv.RUN_ID] == result.run_id
-    assert root.attributes[conv.CONVERSATION] == "sess-trace"
+    assert root.attributes[conv.CONVERSATION] == root.attributes[conv.SESSION_ID] == "sess-trace"
     assert root.status == "error"
     assert all(r.run_id == result.run_id for r in records)  # component spans inherit the run
     a, b = by_name["execute_node fetch_a"], by_name["execute_node fetch_b"]
