@@ -274,9 +274,8 @@ def embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
             vectors = embedder.embed(texts)
     except BaseException as exc:
         span.set_attribute(conv.ERROR_TYPE, type(exc).__name__)
-        span.set_status(
-            trace.StatusCode.ERROR, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        )
+        line = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        span.set_status(trace.StatusCode.ERROR, conv.redact(line))
         span.end()
         raise
     span.end()
