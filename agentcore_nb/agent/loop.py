@@ -99,7 +99,9 @@ def recall(ctx: NodeContext, agent: Agent, request: str, timeout: float | None) 
     )
     hits = ctx.run_node(node, input={"query": request}) or []
     summary = memory_summary(len(hits), ns)
-    ctx.span.add_event("memory.retrieve", {"result_summary": summary, "hits": len(hits), "namespace": ns})
+    ctx.span.add_event(
+        conv.MEMORY_RETRIEVE_EVENT, {"result_summary": summary, "hits": len(hits), "namespace": ns}
+    )
     if not hits:
         return None
     listing = "\n".join(f"- {h.get('text', '')}" for h in hits)
@@ -131,15 +133,15 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
     span.update_name(conv.span_name(conv.INVOKE_AGENT, agent.name))
     span.set_attributes({conv.OPERATION: conv.INVOKE_AGENT, conv.AGENT_NAME: agent.name})
     if parent:
-        span.set_attribute("agentcore.agent.parent", parent)
+        span.set_attribute(conv.AGENT_PARENT, parent)
     ctx.emit(AgentInvocationEvent(agent=agent.name, request=request, parent_agent=parent, status="started"))
     usage = Usage()
     step = 0
     try:
         provider, note = provider_for(ctx, agent)
-        span.set_attributes({conv.REQUEST_MODEL: provider.model, "agentcore.model.kind": provider.kind})
+        span.set_attributes({conv.REQUEST_MODEL: provider.model, conv.MODEL_KIND: provider.kind})
         if note:
-            span.set_attribute("agentcore.model.note", note)
+            span.set_attribute(conv.MODEL_NOTE, note)
         targets = callables(ctx, agent)
         replay = ctx.run.state.get(REPLAY)
         replay_tools = bool(ctx.run.state.get(REPLAY_TOOLS))
@@ -238,7 +240,7 @@ def run_agent(ctx: NodeContext, agent: Agent, request: str, *, parent: str = "")
             )
         )
         raise
-    span.set_attributes({**_usage_attrs(usage), "agentcore.agent.steps": step})
+    span.set_attributes({**_usage_attrs(usage), conv.AGENT_STEPS: step})
     ctx.emit(
         AgentInvocationEvent(
             agent=agent.name,

@@ -8,15 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import Event
+from ..observability import conventions as conv
 from ..values import decode_value
-
-_OPS = {
-    "reason": "chat",
-    "tool": "execute_tool",
-    "code": "execute_tool",
-    "agent": "invoke_agent",
-    "python": "execute_node",
-}
 
 
 @dataclass(slots=True)
@@ -44,9 +37,9 @@ def _what(row: _Row) -> tuple[str, str]:
     out = row.output
     if row.kind == "memory":
         if name == "remember" or (isinstance(out, list) and out and isinstance(out[0], str)):
-            return f"update_memory {name}", f"{len(out or [])} record(s) written"
+            return conv.span_name(conv.UPDATE_MEMORY, name), f"{len(out or [])} record(s) written"
         count = len(out) if isinstance(out, list) else 0
-        return f"search_memory {name}", f"{count} hit(s)"
+        return conv.span_name(conv.SEARCH_MEMORY, name), f"{count} hit(s)"
     if row.kind == "reason":
         model = out.get("model", "") if isinstance(out, dict) else ""
         calls = [c.get("name", "?") for c in out.get("tool_calls", [])] if isinstance(out, dict) else []
@@ -54,12 +47,16 @@ def _what(row: _Row) -> tuple[str, str]:
         if isinstance(out, dict):
             u = out.get("usage") or {}
             detail += f"  [{u.get('input_tokens', 0)}/{u.get('output_tokens', 0)} tok]"
-        return f"chat {model or name}", f"{name}: {detail}"
+        return conv.span_name(conv.CHAT, model or name), f"{name}: {detail}"
     if row.kind == "agent":
         label = out.get("agent", name) if isinstance(out, dict) else name
-        return f"invoke_agent {label}", (f"{out.get('steps', '?')} step(s)" if isinstance(out, dict) else "")
+        return conv.span_name(conv.INVOKE_AGENT, label), (
+            f"{out.get('steps', '?')} step(s)" if isinstance(out, dict) else ""
+        )
     tool = name.split("-", 3)[-1] if name.startswith("step-") else name
-    return f"{_OPS.get(row.kind, row.kind)} {tool}", _short(out, 70) if row.status == "succeeded" else ""
+    return conv.span_name(conv.OPERATIONS.get(row.kind, row.kind), tool), _short(
+        out, 70
+    ) if row.status == "succeeded" else ""
 
 
 def compact_trace(events: Iterable[Event], width: int = 110) -> str:

@@ -321,7 +321,7 @@ class Gateway:
         """Tools ranked by similarity of the query to their names and descriptions."""
         if not isinstance(query, str) or not query.strip():
             raise ToolError("tool search needs a non-empty query")
-        from ..memory.embedders import get_embedder
+        from ..memory.embedders import embed, get_embedder
 
         embedder = get_embedder()
         tools = self.list()
@@ -330,12 +330,12 @@ class Gateway:
             names = [t.name for t in tools]
             if cache is None or cache[0] != self._generation or cache[1] != names:
                 matrix = (
-                    embedder.embed([f"{_words(t.name)}. {t.description}" for t in tools]) if tools else None
+                    embed(embedder, [f"{_words(t.name)}. {t.description}" for t in tools]) if tools else None
                 )
                 cache = self._search_cache = (self._generation, names, matrix)
         if cache[2] is None:
             return []
-        scores = cache[2] @ embedder.embed([query])[0]
+        scores = cache[2] @ embed(embedder, [query])[0]
         order = scores.argsort()[::-1][:k]
         return [(tools[i], float(scores[i])) for i in order]
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..home import state_dir
+from ..observability import conventions as conv
 from .content import ToolResult, check_blocks
 from .spec import ToolError, ToolOutputError, ToolSchemaError, ToolTargetError, ToolTimeoutError
 from .targets import secret
@@ -177,8 +178,8 @@ def _record_stderr(err: Any, label: str, hooks: CallHooks | None) -> str:
     if hooks is not None:
         if hooks.span is not None:
             hooks.span.add_event(
-                "mcp.server.stderr",
-                {"mcp.server": label, "text": text[-SPAN_CAP:], "truncated": len(text) > SPAN_CAP or cut},
+                conv.MCP_STDERR_EVENT,
+                {conv.MCP_SERVER: label, "text": text[-SPAN_CAP:], "truncated": len(text) > SPAN_CAP or cut},
             )
         if hooks.echo is not None:
             hooks.echo.write(text if text.endswith("\n") else text + "\n")
@@ -385,12 +386,12 @@ async def call_tool(target: dict[str, Any], arguments: dict[str, Any], hooks: Ca
         if hooks is None:
             return
         if hooks.span is not None:
-            attrs: dict[str, Any] = {"mcp.progress": float(progress)}
+            attrs: dict[str, Any] = {conv.MCP_PROGRESS: float(progress)}
             if total is not None:
-                attrs["mcp.progress.total"] = float(total)
+                attrs[conv.MCP_PROGRESS_TOTAL] = float(total)
             if message:
-                attrs["mcp.progress.message"] = str(message)[:200]
-            hooks.span.add_event("mcp.progress", attrs)
+                attrs[conv.MCP_PROGRESS_MESSAGE] = str(message)[:200]
+            hooks.span.add_event(conv.MCP_PROGRESS_EVENT, attrs)
         if hooks.progress is not None:
             with contextlib.suppress(Exception):
                 hooks.progress(progress, total, message)

@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotPermittedError
+from ..observability import conventions as conv
 from ..runtime.hooks import RunHook
 from .derive import agent_name, node_scopes
 from .scopes import allowed, narrow
@@ -96,11 +97,11 @@ class IdentityHook(RunHook):
         identity._live[token] = (ctx, claims)
         span = ctx.span
         if span.is_recording():
-            span.set_attribute("agentcore.identity.agent", claims.agent)
-            span.set_attribute("agentcore.identity.jti", claims.jti)
-            span.set_attribute("agentcore.identity.scopes", list(claims.scopes))
+            span.set_attribute(conv.IDENTITY_AGENT, claims.agent)
+            span.set_attribute(conv.IDENTITY_JTI, claims.jti)
+            span.set_attribute(conv.IDENTITY_SCOPES, list(claims.scopes))
             if withheld:
-                span.set_attribute("agentcore.identity.withheld", withheld)
+                span.set_attribute(conv.IDENTITY_WITHHELD, withheld)
 
     def node_finished(self, ctx: NodeContext, ok: bool, output: Any, error: BaseException | None) -> None:
         identity = ctx.run.state.get("identity.service")

@@ -26,6 +26,7 @@ from opentelemetry.trace import Status, StatusCode
 from ..authz import SPENT_IN_CALL
 from ..errors import NotPermittedError
 from ..events import AccessDenied
+from ..observability import conventions as conv
 from .errors import IdentityError
 from .keys import KeyStore, file_stamp, write_json
 from .scopes import ScopeError, check_scope, escalations, parse_scopes
@@ -364,7 +365,7 @@ class Identity:
         span = trace.get_current_span()
         if span.is_recording():
             span.add_event(
-                "agentcore.access_denied", {"agentcore.scope": _safe(scope), "agentcore.reason": reason}
+                conv.ACCESS_DENIED_EVENT, {conv.DENIED_SCOPE: _safe(scope), conv.DENIED_REASON: reason}
             )
             span.set_status(Status(StatusCode.ERROR, message))
         if live is not None:
@@ -373,8 +374,8 @@ class Identity:
                 ctx.emit(AccessDenied(scope=_safe(scope), reason=reason, agent=agent, jti=jti))
                 if ctx.span is not span and ctx.span.is_recording():
                     ctx.span.add_event(
-                        "agentcore.access_denied",
-                        {"agentcore.scope": _safe(scope), "agentcore.reason": reason},
+                        conv.ACCESS_DENIED_EVENT,
+                        {conv.DENIED_SCOPE: _safe(scope), conv.DENIED_REASON: reason},
                     )
             except Exception:  # recording a denial must never turn it into another error
                 log.debug("could not record an access denial", exc_info=True)

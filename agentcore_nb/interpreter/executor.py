@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import AgentcoreError
 from ..graph.spec import Node
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from .limits import InterpreterError, parse_host_port
@@ -160,11 +161,11 @@ class CodeExecutor:
 
         return Body(
             run,
-            operation="execute_tool",
+            operation=conv.EXECUTE_TOOL,
             attributes={
-                "gen_ai.tool.name": TOOL_NAME,
-                "gen_ai.tool.type": "extension",
-                "agentcore.code.language": language,
+                conv.TOOL_NAME: TOOL_NAME,
+                conv.TOOL_TYPE: conv.TOOL_TYPE_EXTENSION,
+                conv.CODE_LANGUAGE: language,
             },
         )
 

@@ -322,10 +322,10 @@ class Interpreter:
             conv.TOOL_TYPE: "extension",
             conv.CONVERSATION: session,
             **conv.content_attributes(tool_arguments=action_input),
-            "agentcore.code.action": action,
+            conv.CODE_ACTION: action,
         }
         if "language" in action_input:
-            attrs["agentcore.code.language"] = action_input["language"]
+            attrs[conv.CODE_LANGUAGE] = action_input["language"]
         own_span = ctx is None
         if ctx is None:  # a direct call: our own span, under whatever span is current
             span = self.tracer.start_span(conv.span_name(conv.EXECUTE_TOOL, TOOL_NAME), attributes=attrs)
@@ -344,18 +344,18 @@ class Interpreter:
             result = run(pairs)
         except BaseException as exc:
             span.set_status(Status(StatusCode.ERROR, str(exc)))
-            span.set_attribute("error.type", type(exc).__name__)
+            span.set_attribute(conv.ERROR_TYPE, type(exc).__name__)
             if own_span:
                 span.end()
             raise
-        span.set_attribute("agentcore.code.cpu_ms", result.cpu_ms)
-        span.set_attribute("agentcore.code.peak_memory_bytes", result.peak_memory_bytes)
-        span.set_attribute("agentcore.code.sandbox", result.sandbox)
+        span.set_attribute(conv.CODE_CPU_MS, result.cpu_ms)
+        span.set_attribute(conv.CODE_PEAK_MEMORY, result.peak_memory_bytes)
+        span.set_attribute(conv.CODE_SANDBOX, result.sandbox)
         if result.limits_hit:
             span.set_attribute(conv.LIMITS_HIT, result.limits_hit)
         if not result.ok:
             span.set_status(Status(StatusCode.ERROR, result.error_line()))
-            span.set_attribute("error.type", (result.error or {}).get("name", "LimitExceeded"))
+            span.set_attribute(conv.ERROR_TYPE, (result.error or {}).get("name", "LimitExceeded"))
         status = "succeeded" if result.ok else "failed"
         self._event(ctx, span, session, action, action_input, result, status, result.error_line(), t0)
         if own_span:
@@ -382,7 +382,7 @@ class Interpreter:
             error=error,
             duration_ms=(time.perf_counter() - t0) * 1000,
             attributes={
-                "gen_ai.tool.name": TOOL_NAME,
+                conv.TOOL_NAME: TOOL_NAME,
                 "interpreter_session": session,
                 **(
                     {

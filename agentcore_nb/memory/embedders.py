@@ -1,6 +1,9 @@
 """Text -> unit vectors. The default needs no download: hashed words, word pairs and character
 trigrams (fast, deterministic, lexical). ``minilm`` is a real sentence embedder (optional extra);
 ``openai:MODEL`` calls an OpenAI-compatible ``/embeddings`` endpoint.
+
+Callers embed through :func:`embed` / :func:`embed_batches`, which wrap each batch in one
+``embeddings {model}`` span (OpenTelemetry GenAI conventions), so embeddings show in every trace.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import zlib
 from typing import Any, Protocol
 
 import numpy as np
+from opentelemetry import trace
 
 from ..errors import AgentcoreError
+from ..observability import conventions as conv
+from ..observability.tracing import tracer, user_provider
 
 DEFAULT_DIM = 384
 _WORD = re.compile(r"[a-z0-9]+")
@@ -113,11 +119,16 @@ class HashEmbedder:
     Blind to: synonyms and paraphrase ("parcel" vs "package") - it knows no meaning.
     """
 
+    provider = "agentcore"
+
     def __init__(self, dim: int = DEFAULT_DIM) -> None:
         self.dim = dim
-        self.name = f"hash-{dim}"
+        self.name = self.model = f"hash-{dim}"
 
     def _features(self, text: str) -> dict[int, float]:
+        return self._counted_features(text)[0]
+
+    def _counted_features(self, text: str) -> tuple[dict[int, float], int]:
         content = words(text) or words(text, frozenset())
         feats: dict[int, float] = {}
 
@@ -134,14 +145,21 @@ class HashEmbedder:
                 add("c:" + padded[i : i + 3], 0.3)
         for a, b in itertools.pairwise(content):
             add(f"b:{a}_{b}", 0.5)
-        return feats
+        return feats, len(content)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embed_counted(texts)[0]
+
+    def embed_counted(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """The vectors and the input token count (the words hashed)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokens = 0
         for row, text in enumerate(texts):
-            for idx, value in self._features(text).items():
+            feats, count = self._counted_features(text)
+            tokens += count
+            for idx, value in feats.items():
                 out[row, idx] = value
-        return _normalise(out)
+        return _normalise(out), tokens
 
 
 class MiniLMEmbedder:
@@ -149,6 +167,8 @@ class MiniLMEmbedder:
 
     dim = 384
     name = "minilm-l6-v2"
+    model = "all-MiniLM-L6-v2"
+    provider = "agentcore"
 
     def __init__(self) -> None:
         try:
@@ -168,6 +188,9 @@ class MiniLMEmbedder:
 class OpenAIEmbedder:
     """``POST {base_url}/embeddings`` in the OpenAI wire format (OpenAI, Ollama, vLLM, llama.cpp)."""
 
+    provider = "openai"
+    remote = True
+
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None) -> None:
         import httpx
 
@@ -181,9 +204,14 @@ class OpenAIEmbedder:
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY", "")
         self._client = httpx.Client(timeout=30.0)
         self.name = f"openai:{model}"
-        self.dim = int(self.embed(["dimension probe"]).shape[1])
+        self.dim = 0
+        self.dim = int(embed(self, ["dimension probe"]).shape[1])
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embed_counted(texts)[0]
+
+    def embed_counted(self, texts: list[str]) -> tuple[np.ndarray, int | None]:
+        """The vectors and the input token count the endpoint reported (``usage.prompt_tokens``)."""
         import httpx
 
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -198,13 +226,67 @@ class OpenAIEmbedder:
         if resp.status_code != 200:
             raise EmbedderError(f"embeddings endpoint {self.base_url} answered HTTP {resp.status_code}")
         try:
-            data = sorted(resp.json()["data"], key=lambda d: d.get("index", 0))
+            body = resp.json()
+            data = sorted(body["data"], key=lambda d: d.get("index", 0))
             vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
-        except (ValueError, KeyError, TypeError):
+            usage = body.get("usage")
+            tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise EmbedderError(f"embeddings endpoint {self.base_url} returned an unexpected body") from None
         if vectors.ndim != 2 or len(vectors) != len(texts):
             raise EmbedderError(f"embeddings endpoint returned {len(vectors)} vectors for {len(texts)} texts")
-        return _normalise(vectors)
+        return _normalise(vectors), tokens if isinstance(tokens, int) and not isinstance(
+            tokens, bool
+        ) else None
+
+
+_tracer = tracer("agentcore_nb.memory")
+#: Texts per embeddings call (and per span) when many are embedded at once.
+BATCH = 256
+
+
+def embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """``embedder.embed(texts)`` inside one ``embeddings {model}`` span: provider, model, dimension
+    count and, where the embedder knows it, the input token count. An error marks the span.
+
+    The span joins the current trace (a run, node, agent or tool call). Outside any trace it is
+    made only for a user's own SDK: the project's store would keep it as a row no run owns, and a
+    bare hash-embedded ``search`` (about 0.1 ms) would pay an SDK span (about 0.05 ms) for nothing.
+    """
+    if not trace.get_current_span().get_span_context().is_valid and user_provider() is None:
+        return embedder.embed(texts)
+    model = str(getattr(embedder, "model", None) or embedder.name)
+    remote = getattr(embedder, "remote", False)
+    span = _tracer.start_span(
+        conv.span_name(conv.EMBEDDINGS, model),
+        kind=trace.SpanKind.CLIENT if remote else trace.SpanKind.INTERNAL,
+        attributes=conv.embeddings_attributes(
+            str(getattr(embedder, "provider", "custom")), model, embedder.dim
+        ),
+    )
+    try:
+        counted = getattr(embedder, "embed_counted", None)
+        if counted is not None:
+            vectors, tokens = counted(texts)
+            if tokens is not None:
+                span.set_attribute(conv.INPUT_TOKENS, tokens)
+        else:
+            vectors = embedder.embed(texts)
+    except BaseException as exc:
+        span.set_attribute(conv.ERROR_TYPE, type(exc).__name__)
+        line = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        span.set_status(trace.StatusCode.ERROR, conv.redact(line))
+        span.end()
+        raise
+    span.end()
+    return vectors
+
+
+def embed_batches(embedder: Embedder, texts: list[str], size: int = BATCH) -> np.ndarray:
+    """Many texts in batches of ``size``: one embeddings call and one span per batch."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    return np.concatenate([embed(embedder, texts[lo : lo + size]) for lo in range(0, len(texts), size)])
 
 
 _cache: dict[str, Embedder] = {}

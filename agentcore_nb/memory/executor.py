@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph.spec import Node
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from .records import MemoryStoreError
@@ -37,7 +38,7 @@ class MemoryExecutor:
     def prepare(self, node: Node) -> Body:
         cfg = dict(node.config)
         op = cfg.get("op", "search")
-        attrs = {"agentcore.memory.op": op, "agentcore.memory.namespace": cfg.get("namespace", "")}
+        attrs = {conv.MEMORY_OP: op, conv.MEMORY_NAMESPACE: cfg.get("namespace", "")}
 
         def value(inputs: dict[str, Any], key: str) -> Any:
             found = inputs.get(key, cfg.get(key))
@@ -54,7 +55,7 @@ class MemoryExecutor:
                 )  # fmt: skip
                 return [h.to_dict() for h in hits]
 
-            return Body(search, operation="search_memory", attributes=attrs)
+            return Body(search, operation=conv.SEARCH_MEMORY, attributes=attrs)
         if op == "add":
 
             def add(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
@@ -66,12 +67,12 @@ class MemoryExecutor:
                 )  # fmt: skip
                 return [r.id for r in done]
 
-            return Body(add, operation="update_memory", attributes=attrs)
+            return Body(add, operation=conv.UPDATE_MEMORY, attributes=attrs)
 
         def forget(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
             return memory_of(ctx).forget(value(inputs, "id"), token=ctx.token).id
 
-        return Body(forget, operation="update_memory", attributes=attrs)
+        return Body(forget, operation=conv.UPDATE_MEMORY, attributes=attrs)
 
 
 register_executor(MemoryExecutor(), validator=validate)

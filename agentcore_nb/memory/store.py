@@ -28,7 +28,7 @@ from ..project import Project
 from ..runtime.emitting import emit as emit_event
 from .checkpoint import Checkpointer
 from .effort import SearchEffort, check_ef, check_recall
-from .embedders import Embedder, get_embedder
+from .embedders import Embedder, embed, get_embedder
 from .index import VectorIndex, publish
 from .indexing import IndexOpening, index_all, open_index
 from .provenance import extend, new_store_id
@@ -453,7 +453,7 @@ class Memory:
         authorize(self.project.services, token, f"memory:read:{namespace or '*'}", session_id=session)
         if isinstance(query, str):
             check_text(query)
-            vector = self.embedder.embed([query])[0]
+            vector = embed(self.embedder, [query])[0]
         else:
             vector = np.asarray(query, dtype=np.float32).reshape(-1)
             if vector.shape != (self.dim,):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..events import MemoryUpdateEvent
-from .embedders import Embedder
+from .embedders import Embedder, embed_batches
 
 
 def write_block(db: Any, dim: int, vectors: np.ndarray) -> int:
@@ -32,7 +32,8 @@ def read_blocks(db: Any, dim: int, ids: Iterable[int]) -> dict[int, np.ndarray]:
 
 
 def embed_all(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    return np.concatenate([embedder.embed(texts[lo : lo + 256]) for lo in range(0, len(texts), 256)])
+    """Every text embedded, in batches (one ``embeddings`` span per batch)."""
+    return embed_batches(embedder, texts)
 
 
 def vectors_for(db: Any, dim: int, embedder: Embedder, adds: list[MemoryUpdateEvent]) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from ..observability import conventions as conv
 from .backend import Entry, StreamBackend
 from .message import (
     MeshError,
@@ -174,18 +175,20 @@ class Subscription:
             backend.ack(self.topic, self.group, [entry.id])
             return None
         span = bus.tracer.start_span(
-            f"process {self.topic}", context=context_of(message), kind=trace.SpanKind.CONSUMER
+            conv.span_name(conv.PROCESS, self.topic),
+            context=context_of(message),
+            kind=trace.SpanKind.CONSUMER,
         )
         if span.is_recording():
             span.set_attributes(
                 {
-                    "messaging.system": backend.name,
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": self.topic,
-                    "messaging.consumer.group.name": self.group,
-                    "messaging.message.id": message.message_id,
-                    "messaging.message.conversation_id": message.correlation_id,
-                    "agentcore.mesh.attempt": attempt,
+                    conv.MESSAGING_SYSTEM: backend.name,
+                    conv.MESSAGING_OPERATION_TYPE: conv.PROCESS,
+                    conv.MESSAGING_DESTINATION: self.topic,
+                    conv.MESSAGING_CONSUMER_GROUP: self.group,
+                    conv.MESSAGING_MESSAGE_ID: message.message_id,
+                    conv.MESSAGING_CONVERSATION_ID: message.correlation_id,
+                    conv.MESH_ATTEMPT: attempt,
                 }
             )
         # Make the span current for the handler only when there is a trace to continue: with no
@@ -267,15 +270,15 @@ class Bus:
         )
         if _reply:
             message.reply_to, message.correlation_id = _reply
-        span = self.tracer.start_span(f"send {topic}", kind=trace.SpanKind.PRODUCER)
+        span = self.tracer.start_span(conv.span_name(conv.SEND, topic), kind=trace.SpanKind.PRODUCER)
         try:
             if span.is_recording():
                 span.set_attributes(
                     {
-                        "messaging.system": self.backend.name,
-                        "messaging.operation.type": "send",
-                        "messaging.destination.name": topic,
-                        "messaging.message.id": message.message_id,
+                        conv.MESSAGING_SYSTEM: self.backend.name,
+                        conv.MESSAGING_OPERATION_TYPE: conv.SEND,
+                        conv.MESSAGING_DESTINATION: topic,
+                        conv.MESSAGING_MESSAGE_ID: message.message_id,
                     }
                 )
             if span.get_span_context().is_valid:  # a trace to continue (recorded or propagated)

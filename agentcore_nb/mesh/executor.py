@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph.spec import Node
+from ..observability import conventions as conv
 from ..runtime.context import NodeContext
 from ..runtime.executors import Body, register_executor
 from .message import MeshError
@@ -56,8 +57,8 @@ class MeshExecutor:
 
         return Body(
             call,
-            operation="invoke_agent",
-            attributes={"messaging.destination.name": topic, "agentcore.mesh.mode": mode},
+            operation=conv.INVOKE_AGENT,
+            attributes={conv.MESSAGING_DESTINATION: topic, conv.MESH_MODE: mode},
         )
 
 

@@ -111,16 +111,16 @@ def chat(
     attrs: dict[str, Any] = {
         conv.OPERATION: conv.CHAT,
         conv.PROVIDER: provider.name,
-        "gen_ai.system": provider.name,
+        conv.SYSTEM: provider.name,
         conv.REQUEST_MODEL: provider.model,
         **conv.content_attributes(input_messages=messages),
-        "agentcore.model.kind": provider.kind,
+        conv.MODEL_KIND: provider.kind,
     }
     url = getattr(provider, "base_url", None)
     if isinstance(url, str):
-        attrs["server.address"] = safe_url(url)
+        attrs[conv.SERVER_ADDRESS] = safe_url(url)
     if max_tokens:
-        attrs["gen_ai.request.max_tokens"] = max_tokens
+        attrs[conv.REQUEST_MAX_TOKENS] = max_tokens
     span.set_attributes(attrs)
     sink = ctx.run.state.get(STREAM)
     if callable(sink):
@@ -135,8 +135,8 @@ def chat(
             conv.RESPONSE_MODEL: response.model or provider.model,
             **conv.usage_attributes(response.usage.input_tokens, response.usage.output_tokens),
             **conv.content_attributes(output_messages=response.to_dict()),
-            "gen_ai.response.finish_reasons": [response.stop_reason],
-            "agentcore.model.tool_calls": len(response.tool_calls),
+            conv.FINISH_REASONS: [response.stop_reason],
+            conv.MODEL_TOOL_CALLS: len(response.tool_calls),
         }
     )
     return response
@@ -181,7 +181,7 @@ class ReasonExecutor:
             return chat(ctx, provider, messages, tools, config.get("max_tokens")).to_dict()
 
         label = config.get("model") or getattr(config.get("provider"), "model", "") or "model"
-        return Body(run, operation="chat", span_name=f"chat {label}")
+        return Body(run, operation=conv.CHAT, span_name=conv.span_name(conv.CHAT, label))
 
 
 register_executor(ReasonExecutor(), validator=validate_reason_node)

@@ -64,7 +64,9 @@ class _Embedded:
         with self._lock:
             found = self._cache.get(text)
         if found is None:
-            found = self.embedder.embed([text])[0]
+            from ..memory.embedders import embed
+
+            found = embed(self.embedder, [text])[0]
             with self._lock:
                 if len(self._cache) >= self._size:
                     self._cache.pop(next(iter(self._cache)))

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..observability import conventions as conv
 from .deadline import CellTimeout, deadline
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 #: A cell's span is ``execute_node <name>`` whatever its kind: the cell runs code; the tool call,
 #: agent run or memory search inside it opens its own span (``execute_tool ...``), a child of this one.
-CELL_OPERATION = "execute_node"
+CELL_OPERATION = conv.EXECUTE_NODE
 
 Execute = Callable[[list[ast.stmt], str], Awaitable[bool]]
 

@@ -28,6 +28,10 @@ EXECUTE_NODE = "execute_node"
 #: A notebook cell run through the runtime.
 RUN_CELL = "run_cell"
 
+#: Messaging operations (OpenTelemetry messaging conventions: ``send {topic}``, ``process {topic}``).
+SEND = "send"
+PROCESS = "process"
+
 #: The operation of a node span, by node kind.
 OPERATIONS: dict[str, str] = {
     "python": EXECUTE_NODE,
@@ -57,6 +61,21 @@ OUTPUT_MESSAGES = "gen_ai.output.messages"
 TOOL_ARGUMENTS = "gen_ai.tool.call.arguments"
 TOOL_RESULT = "gen_ai.tool.call.result"
 ERROR_TYPE = "error.type"
+EMBEDDING_DIMENSIONS = "gen_ai.embeddings.dimension.count"
+SERVER_ADDRESS = "server.address"
+#: Deprecated by ``gen_ai.provider.name``; still set on chat spans for older backends.
+SYSTEM = "gen_ai.system"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+#: ``gen_ai.tool.type`` of the code interpreter (a tool the agent runs on its side).
+TOOL_TYPE_EXTENSION = "extension"
+
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_DESTINATION = "messaging.destination.name"
+MESSAGING_CONSUMER_GROUP = "messaging.consumer.group.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_CONVERSATION_ID = "messaging.message.conversation_id"
 
 RUN_ID = "agentcore.run.id"
 GRAPH_NAME = "agentcore.graph.name"
@@ -67,6 +86,42 @@ ATTEMPT = "agentcore.attempt"
 SESSION_ID = "agentcore.session.id"
 CELL_ID = "agentcore.cell.id"
 LIMITS_HIT = "agentcore.sandbox.limits_hit"
+#: ``agentcore.cell.{key}`` of a cell node's metadata (``id``, ``source_hash``).
+CELL_PREFIX = "agentcore.cell."
+REROUTED_TO = "agentcore.rerouted_to"
+RESUME_UNSAVED = "agentcore.resume.unsaved_names"
+AGENT_PARENT = "agentcore.agent.parent"
+AGENT_STEPS = "agentcore.agent.steps"
+MODEL_KIND = "agentcore.model.kind"
+MODEL_NOTE = "agentcore.model.note"
+MODEL_TOOL_CALLS = "agentcore.model.tool_calls"
+MEMORY_OP = "agentcore.memory.op"
+MEMORY_NAMESPACE = "agentcore.memory.namespace"
+MESH_MODE = "agentcore.mesh.mode"
+MESH_ATTEMPT = "agentcore.mesh.attempt"
+CODE_ACTION = "agentcore.code.action"
+CODE_LANGUAGE = "agentcore.code.language"
+CODE_CPU_MS = "agentcore.code.cpu_ms"
+CODE_PEAK_MEMORY = "agentcore.code.peak_memory_bytes"
+CODE_SANDBOX = "agentcore.code.sandbox"
+IDENTITY_AGENT = "agentcore.identity.agent"
+IDENTITY_JTI = "agentcore.identity.jti"
+IDENTITY_SCOPES = "agentcore.identity.scopes"
+IDENTITY_WITHHELD = "agentcore.identity.withheld"
+
+# -- span events --------------------------------------------------------------------------------------
+RETRY_EVENT = "retry"
+ACCESS_DENIED_EVENT = "agentcore.access_denied"
+#: Attributes of an access-denied event.
+DENIED_SCOPE = "agentcore.scope"
+DENIED_REASON = "agentcore.reason"
+MEMORY_RETRIEVE_EVENT = "memory.retrieve"
+MCP_STDERR_EVENT = "mcp.server.stderr"
+MCP_SERVER = "mcp.server"
+MCP_PROGRESS_EVENT = "mcp.progress"
+MCP_PROGRESS = "mcp.progress"
+MCP_PROGRESS_TOTAL = "mcp.progress.total"
+MCP_PROGRESS_MESSAGE = "mcp.progress.message"
 
 #: The widget's filter groups, by node kind / operation.
 KIND_GROUPS: dict[str, str] = {
@@ -106,8 +161,18 @@ def node_attributes(name: str, kind: str, operation: str) -> dict[str, Any]:
 
 
 def run_attributes(graph: str, run_id: str, session_id: str) -> dict[str, Any]:
-    """The attributes of a run's root span (``invoke_workflow {graph}``)."""
-    return {OPERATION: INVOKE_WORKFLOW, GRAPH_NAME: graph, RUN_ID: run_id, CONVERSATION: session_id}
+    """The attributes of a run's root span (``invoke_workflow {graph}``): the session both as the
+    GenAI conversation and as ``agentcore.session.id``."""
+    return {OPERATION: INVOKE_WORKFLOW, GRAPH_NAME: graph, RUN_ID: run_id, CONVERSATION: session_id,
+            SESSION_ID: session_id}  # fmt: skip
+
+
+def embeddings_attributes(provider: str, model: str, dimensions: int) -> dict[str, Any]:
+    """The attributes of an ``embeddings {model}`` span (one per batch of texts)."""
+    attrs: dict[str, Any] = {OPERATION: EMBEDDINGS, PROVIDER: provider, REQUEST_MODEL: model}
+    if dimensions:
+        attrs[EMBEDDING_DIMENSIONS] = dimensions
+    return attrs
 
 
 def usage_attributes(input_tokens: int, output_tokens: int) -> dict[str, int]:

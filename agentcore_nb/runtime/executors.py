@@ -44,7 +44,7 @@ class Body:
 
     call: Callable[..., Any]
     is_async: bool = False
-    operation: str = "execute_node"
+    operation: str = conv.EXECUTE_NODE
     span_name: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Names a code body defines (their values are saved for resume).

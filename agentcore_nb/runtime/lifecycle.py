@@ -15,6 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ..errors import AgentcoreError
 from ..events import NodeFailed, NodeRerouted, NodeRetried
+from ..observability import conventions as conv
 
 if TYPE_CHECKING:
     from .context import NodeContext
@@ -67,14 +68,14 @@ def attempt_failed(
     if not final:
         delay = policy.backoff.delay(ctx.attempt, rng)
         ctx.emit(NodeRetried(attempt=ctx.attempt + 1, delay_s=delay, error=message))
-        span.add_event("retry", {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
-        span.set_attribute("agentcore.attempt", ctx.attempt + 1)
+        span.add_event(conv.RETRY_EVENT, {"attempt": ctx.attempt + 1, "delay_s": delay, "error": message})
+        span.set_attribute(conv.ATTEMPT, ctx.attempt + 1)
         return Outcome("retry", delay=delay, error=message)
     span.set_status(Status(StatusCode.ERROR, message))
-    span.set_attribute("error.type", type(error).__name__)
+    span.set_attribute(conv.ERROR_TYPE, type(error).__name__)
     if reroute and policy.on_error == "fallback" and policy.fallback:
         ctx.emit(NodeRerouted(fallback=policy.fallback, error=message))
-        span.set_attribute("agentcore.rerouted_to", policy.fallback)
+        span.set_attribute(conv.REROUTED_TO, policy.fallback)
         span.end()
         return Outcome("fallback", fallback=policy.fallback, error=message)
     span.end()

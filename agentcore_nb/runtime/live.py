@@ -31,6 +31,7 @@ from ..events import (
     RunVanished,
 )
 from ..graph.spec import Graph, Node
+from ..observability import conventions as conv
 from ..values import summarize
 from .context import NodeContext, RunContext, span_ids
 from .emitting import enter_node, leave_node
@@ -135,19 +136,19 @@ class LiveNode:
         self.live = live
         self.node = node
         run = live.run
-        operation = operation or OPERATIONS.get(node.kind, "execute_node")
+        operation = operation or OPERATIONS.get(node.kind, conv.EXECUTE_NODE)
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": operation,
-            "agentcore.node.name": node.name,
-            "agentcore.node.kind": node.kind,
-            "agentcore.run.id": run.run_id,
-            "gen_ai.conversation.id": run.session_id,
+            **conv.node_attributes(node.name, node.kind, operation),
+            conv.RUN_ID: run.run_id,
+            conv.CONVERSATION: run.session_id,
         }
         for key, value in node.metadata.items():
             if key in ("cell_id", "source_hash") and value:
-                attributes[f"agentcore.cell.{key.removeprefix('cell_')}"] = value
+                attributes[conv.CELL_PREFIX + key.removeprefix("cell_")] = value
         span = run.tracer.start_span(
-            f"{operation} {node.name}", context=trace.set_span_in_context(run.span), attributes=attributes
+            conv.span_name(operation, node.name),
+            context=trace.set_span_in_context(run.span),
+            attributes=attributes,
         )
         self.span = span
         self.ctx = NodeContext(run, node, node_id, 0, span, span_ids(span)[1])

@@ -39,7 +39,9 @@ def prepare_node(node: Node, prepare: Callable[[Node], Body] | None = None) -> P
         # Reported when the node runs, so the rest of the graph still runs.
         body = _failing_body(exc)
     operation = (
-        body.operation if body.operation != "execute_node" else OPERATIONS.get(node.kind, "execute_node")
+        body.operation
+        if body.operation != conv.EXECUTE_NODE
+        else OPERATIONS.get(node.kind, conv.EXECUTE_NODE)
     )
     attributes = {**conv.node_attributes(node.name, node.kind, operation), **body.attributes}
     return PreparedNode(

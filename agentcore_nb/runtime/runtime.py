@@ -355,7 +355,7 @@ class Runtime:
         committed = sorted(done)
         run.emit(RunResumed(committed=committed))
         if unsaved:
-            run.span.set_attribute("agentcore.resume.unsaved_names", sorted(unsaved))
+            run.span.set_attribute(conv.RESUME_UNSAVED, sorted(unsaved))
         return self._execute(run, plan, None, done, resumed=committed)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..memory import store as _store
-from ..memory.embedders import Embedder, get_embedder
+from ..memory.embedders import Embedder, embed, embed_batches, get_embedder
 from ..memory.records import check_text
 from ..memory.store import Memory
 from ..project import Project
@@ -84,7 +84,7 @@ class ClientMemory(Memory):
                 continue
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return np.concatenate([self.embedder.embed(texts[lo : lo + 256]) for lo in range(0, len(texts), 256)])
+        return embed_batches(self.embedder, texts)
 
     # ------------------------------------------------------------------ the data API, at the owner
     def add_many(self, items: Iterable[str | Mapping[str, Any]], **kwargs: Any) -> list[Any]:  # type: ignore[override]
@@ -97,7 +97,7 @@ class ClientMemory(Memory):
     def search(self, query: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
         if isinstance(query, str) and self._local_store() is None:
             check_text(query)
-            query = self.embedder.embed([query])[0]
+            query = embed(self.embedder, [query])[0]
         return self._call("search", query, **kwargs)  # type: ignore[no-any-return]
 
     def forget(self, *args: Any, **kwargs: Any) -> Any:

@@ -39,6 +39,37 @@ from playwright import sync_api as playwright_api  # noqa: E402 (the dev extra)
 pytestmark = pytest.mark.slow
 
 
+BIG = 10_000
+#: One cell: a 10,000-span trace (a root, 100 agents of 99 spans each) shown in the trace widget.
+BIG_CELL = f"""
+import time
+from agentcore_nb.notebook.views.trace import TraceWidget
+from agentcore_nb.observability import conventions as conv
+from agentcore_nb.observability.store import SpanRecord
+
+t0 = time.time_ns()
+T = "b" * 32
+recs = [SpanRecord(T, "root", "", "big", "invoke_workflow big", t0, t0 + 2_600_000_000, "ok", "",
+                   {{conv.OPERATION: conv.INVOKE_WORKFLOW, conv.RUN_ID: "big"}})]
+for a in range(100):
+    start = t0 + a * 25_000_000
+    recs.append(SpanRecord(T, f"a{{a}}", "root", "big", f"invoke_agent a{{a}}", start, start + 20_000_000, "ok", "",
+                           {{conv.OPERATION: conv.INVOKE_AGENT, conv.NODE_KIND: "agent"}}))
+    for j in range(99 if a else 98):
+        s = start + j * 200_000
+        recs.append(SpanRecord(T, f"a{{a}}-{{j}}", f"a{{a}}", "big", f"execute_tool t{{a}}_{{j}}", s, s + 150_000,
+                               "ok", "", {{conv.OPERATION: conv.EXECUTE_TOOL, conv.NODE_KIND: "tool"}}))
+assert len(recs) == {BIG}, len(recs)
+TraceWidget(None, "big", records=recs)
+"""
+
+
+def _big_trace_notebook(kernelspec: dict[str, Any]) -> dict[str, Any]:
+    cell = {"cell_type": "code", "id": "big", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": BIG_CELL.strip()}  # fmt: skip
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": kernelspec}, "cells": [cell]}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +90,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     shutil.copy(NOTEBOOKS / "07-tracing.ipynb", dirs["root"] / "07-tracing.ipynb")
+    kernelspec = json.loads((NOTEBOOKS / "07-tracing.ipynb").read_text())["metadata"]["kernelspec"]
+    (dirs["root"] / "big-trace.ipynb").write_text(json.dumps(_big_trace_notebook(kernelspec)))
     port, token = _free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
     env.update(
@@ -152,13 +185,15 @@ def test_trace_widget_draws_the_run_and_opens_span_details(page: Any) -> None:
         "invoke_agent support",
         "invoke_agent billing",
         "chat offline-reasoner",
+        "embeddings hash-384",  # the offline reasoner matches tools by embedding
     ):
         assert expected in names
-    assert page.locator(".act-row .act-bar").count() == len(names) == 13
+    assert page.locator(".act-row .act-bar").count() == len(names) == 16
     failed = page.locator(".act-row.act-error", has_text="execute_tool chargeCard")
     assert "card declined" in failed.locator(".act-reason").inner_text()
     header = page.locator(".act-header").inner_text()
     assert "retries 1" in header and "failures 3" in header and "critical path" in header
+    _assert_time_axis(page.locator(".act-root").first)
 
     def bar(name: str) -> tuple[float, float]:
         box = page.locator(".act-row", has_text=name).first.locator(".act-bar").bounding_box()
@@ -188,6 +223,87 @@ def test_trace_widget_draws_the_run_and_opens_span_details(page: Any) -> None:
     assert page.locator(".act-row .act-name").all_inner_texts() == ["invoke_agent billing"]
     page.locator(".act-search").fill("")
     _no_console_errors(page)
+
+
+def _assert_time_axis(trace: Any) -> None:
+    """Tick labels with a unit, evenly spaced in value and on screen, the first at the lane's start."""
+    ticks = trace.locator(".act-tick").evaluate_all(
+        "els => els.map(e => ({text: e.textContent, ms: Number(e.dataset.ms), "
+        "x: e.getBoundingClientRect().left + parseFloat(getComputedStyle(e, '::before').left)}))"
+    )
+    lane = trace.locator(".act-axis-lane").bounding_box()
+    assert len(ticks) >= 2, ticks
+    units = {t["text"].rsplit(" ", 1)[1] for t in ticks}
+    assert units in ({"ms"}, {"s"}), ticks
+    values = [float(t["text"].split(" ")[0]) * (1000 if units == {"s"} else 1) for t in ticks]
+    assert values[0] == 0 and values == sorted(values) and len(set(values)) == len(values)
+    assert all(abs(v - t["ms"]) < 1e-6 * max(1.0, v) for v, t in zip(values, ticks, strict=True))
+    steps = [b - a for a, b in zip(values, values[1:], strict=False)]
+    assert max(steps) - min(steps) < 1e-6 * max(steps)
+    xs = [t["x"] for t in ticks]
+    assert abs(xs[0] - lane["x"]) < 2  # 0 is where the lane (and the root's bar) starts
+    gaps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+    assert min(gaps) > 20 and max(gaps) - min(gaps) < 2, xs
+    assert xs[-1] <= lane["x"] + lane["width"] + 1
+
+
+def test_a_10k_span_trace_stays_responsive_and_bounded(page: Any, lab: dict[str, Any]) -> None:
+    """10,000 spans: drawn quickly, only the visible rows in the DOM, collapse/expand, scroll, search."""
+    errors: list[str] = []
+    big = page.context.browser.new_page(viewport={"width": 1500, "height": 1000})
+    big.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    big.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        big.goto(f"{lab['url']}/lab/tree/big-trace.ipynb?reset&token={lab['token']}")
+        big.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        big.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=180_000)
+        big.locator(".jp-Notebook").first.click()
+        big.get_by_role("menuitem", name="Run", exact=True).click()
+        big.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            big.wait_for_selector(".act-row", timeout=180_000)
+        except Exception:
+            big.screenshot(path=str(ARTIFACTS / "trace-10k-failure.png"), full_page=True)
+            outputs = big.locator(".jp-OutputArea-output").all_inner_texts()
+            pytest.fail("the 10k trace did not appear; outputs:\n" + "\n".join(o[:600] for o in outputs))
+        trace = big.locator(".act-root").first
+        assert f"spans {BIG}" in trace.locator(".act-header").inner_text()
+        render_ms = big.evaluate(
+            "Math.max(...performance.getEntriesByName('act-render').map(e => e.duration))"
+        )
+        rows = big.locator(".act-row").count()
+        assert 5 <= rows <= 60, rows  # virtualised: a screenful of rows, not 10,000
+        _assert_time_axis(trace)
+        big.screenshot(path=str(ARTIFACTS / "trace-widget-10k.png"))
+
+        toggle = """() => {
+            const t = document.querySelector('.act-row .act-toggle');
+            const start = performance.now();
+            t.click();  // collapse or expand the root: the refresh runs synchronously in the handler
+            return [performance.now() - start, document.querySelectorAll('.act-row').length];
+        }"""
+        collapse_ms, after_collapse = big.evaluate(toggle)
+        assert after_collapse == 1  # the root alone
+        expand_ms, after_expand = big.evaluate(toggle)
+        assert 5 <= after_expand <= 60  # the screenful again
+
+        big.locator(".act-scroller").first.evaluate("e => { e.scrollTop = e.scrollHeight; }")
+        big.wait_for_function(
+            "[...document.querySelectorAll('.act-row .act-name')].some(e => e.textContent === 'execute_tool t99_98')",
+            timeout=30_000,
+        )
+        assert big.locator(".act-row").count() <= 60
+        big.locator(".act-search").fill("t42_")
+        names = big.locator(".act-row .act-name").all_inner_texts()
+        assert names and all(n.startswith("execute_tool t42_") for n in names) and len(names) <= 60
+        search_ms = big.evaluate("performance.getEntriesByName('act-refresh').at(-1).duration")
+        print(f"10k spans: render {render_ms:.0f} ms, collapse {collapse_ms:.0f} ms, "
+              f"expand {expand_ms:.0f} ms, search {search_ms:.0f} ms, {rows} rows in the DOM")  # fmt: skip
+        # generous deadlines (a busy 2-core machine): each is a few ms to tens of ms when idle
+        assert render_ms < 3000 and collapse_ms < 1500 and expand_ms < 1500 and search_ms < 1500
+        assert errors == [], "browser console errors:\n" + "\n".join(errors)
+    finally:
+        big.close()
 
 
 def test_graph_widget_draws_nodes_and_edges(page: Any) -> None:

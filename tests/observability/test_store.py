@@ -49,6 +49,10 @@ def test_acceptance_span_tree_attributes_and_tokens(project: Project, monkeypatc
             ("execute_tool chargeCard", "execute_tool charge"),
             ("invoke_agent support", "invoke_workflow support"),
             (chat, "invoke_agent support"),
+            # the offline reasoner matches tools by embedding (request and tool texts, once each)
+            ("embeddings hash-384", chat),
+            ("embeddings hash-384", chat),
+            ("embeddings hash-384", chat),
             ("execute_tool step-1-1-getOrderStatus", "invoke_agent support"),
             ("execute_tool getOrderStatus", "execute_tool step-1-1-getOrderStatus"),
             ("invoke_agent billing", "invoke_agent support"),
@@ -60,7 +64,7 @@ def test_acceptance_span_tree_attributes_and_tokens(project: Project, monkeypatc
     root = by_name["invoke_workflow support"]
     assert root.attributes[conv.OPERATION] == conv.INVOKE_WORKFLOW
     assert root.attributes[conv.RUN_ID] == result.run_id
-    assert root.attributes[conv.CONVERSATION] == "sess-trace"
+    assert root.attributes[conv.CONVERSATION] == root.attributes[conv.SESSION_ID] == "sess-trace"
     assert root.status == "error"
     assert all(r.run_id == result.run_id for r in records)  # component spans inherit the run
     a, b = by_name["execute_node fetch_a"], by_name["execute_node fetch_b"]
@@ -86,7 +90,13 @@ def test_acceptance_span_tree_attributes_and_tokens(project: Project, monkeypatc
     header = state["header"]
     assert header["tokens_in"] == sum(r.attributes[conv.INPUT_TOKENS] for r in records if is_model_call(r))
     rows = {row["name"]: row for row in state["rows"]}
-    assert rows["invoke_agent support"]["sum_in"] == support.attributes[conv.INPUT_TOKENS]
+    # the row sums every model call under the agent: its chats' usage plus the embeddings' tokens
+    embeddings = [r for r in records if r.name == "embeddings hash-384"]
+    assert all(r.attributes[conv.OPERATION] == conv.EMBEDDINGS and r.attributes[conv.INPUT_TOKENS] > 0
+               for r in embeddings)  # fmt: skip
+    assert rows["invoke_agent support"]["sum_in"] == support.attributes[conv.INPUT_TOKENS] + sum(
+        r.attributes[conv.INPUT_TOKENS] for r in embeddings
+    )
     assert header["retries"] == 1 and header["nodes_by_kind"]["agent"] == 2
     assert rows["execute_tool chargeCard"]["error"].endswith("card declined")
     # no content unless opted in
@@ -110,9 +120,9 @@ def test_cli_lists_and_shows_traces(project: Project, agentcore_home: Path) -> N
     compact = runner.invoke(app, ["traces", "show", result.run_id, "--compact"])
     lines = [json.loads(line) for line in compact.output.splitlines()]
     assert {"trace_id", "span", "duration_ms", "result_summary"} == set(lines[0])
-    assert len(lines) == 13
+    assert len(lines) == 16  # 13 node and component spans + 3 embeddings of the offline reasoner
     full = json.loads(runner.invoke(app, ["traces", "show", result.run_id, "--json"]).output)
-    assert full["header"]["spans"] == 13 and len(full["spans"]) == 13
+    assert full["header"]["spans"] == 16 and len(full["spans"]) == 16
 
 
 def test_cli_unknown_run_is_one_clear_line(agentcore_home: Path) -> None:
@@ -141,7 +151,7 @@ def test_corrupt_span_row_is_skipped_with_a_warning(project: Project) -> None:
     cur.close()
     store = project.tracing.store
     records = store.spans(result.run_id)
-    assert store.skipped == 1 and len(records) == 12
+    assert store.skipped == 1 and len(records) == 15  # 16 spans, one unreadable
     out = CliRunner().invoke(app, ["traces", "show", result.run_id])
     assert out.exit_code == 0 and "1 span row(s) could not be read" in out.output
 

@@ -1,6 +1,7 @@
 // The trace widget's front end (anywidget ESM): a collapsible span tree beside a waterfall on one
 // time axis, virtualised so that 10,000 spans scroll smoothly, with filters, search and a detail pane.
 const ROW = 22;
+const AXIS = 20; // the time axis above the rows (sticky while the rows scroll)
 const GROUPS = ["agent", "reasoning", "tool", "memory", "code", "cell"];
 
 function fmtMs(ms) {
@@ -8,6 +9,27 @@ function fmtMs(ms) {
   if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
   if (ms >= 10) return ms.toFixed(0) + " ms";
   return ms.toFixed(1) + " ms";
+}
+// A "nice" tick step (1, 2 or 5 times a power of ten) giving about `target` ticks over `span` ms.
+function niceStep(span, target) {
+  const raw = span / Math.max(1, target);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 5]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+// Tick values and labels for an axis of `tmax` ms: milliseconds below a second, seconds above.
+function ticks(tmax, target) {
+  if (!(tmax > 0)) return [];
+  const step = niceStep(tmax, target);
+  const secs = tmax >= 1000;
+  const unit = secs ? step / 1000 : step;
+  const digits = unit >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(unit) - 1e-9));
+  const out = [];
+  for (let i = 0; i * step <= tmax * (1 + 1e-9); i++) {
+    const v = i * step;
+    out.push({ ms: v, label: (secs ? v / 1000 : v).toFixed(digits) + (secs ? " s" : " ms") });
+  }
+  return out;
 }
 function fmtCost(c) {
   return c ? "$" + (c >= 0.01 ? c.toFixed(2) : c.toFixed(4)) : "";
@@ -51,8 +73,15 @@ function render({ model, el }) {
   bar.appendChild(filters);
   const main = h("div", "act-main");
   const scroller = h("div", "act-scroller");
+  const axis = h("div", "act-axis");
+  axis.style.height = AXIS + "px";
+  axis.appendChild(h("div", "act-axis-pad", "time"));
+  const axisLane = h("div", "act-axis-lane");
+  axis.appendChild(axisLane);
   const spacer = h("div", "act-spacer");
   const layer = h("div", "act-layer");
+  layer.style.top = AXIS + "px";
+  scroller.appendChild(axis);
   scroller.appendChild(spacer);
   scroller.appendChild(layer);
   const detail = h("div", "act-detail");
@@ -108,9 +137,22 @@ function render({ model, el }) {
     return out;
   }
 
+  function drawAxis() {
+    const tmax = model.get("t_max") || 0;
+    const width = axisLane.clientWidth || 400;
+    axisLane.replaceChildren();
+    for (const t of ticks(tmax, Math.max(2, Math.floor(width / 90)))) {
+      const frac = t.ms / tmax;
+      const tick = h("span", "act-tick" + (frac > 0.92 ? " act-tick-end" : frac === 0 ? " act-tick-start" : ""), t.label);
+      tick.style.left = 100 * frac + "%";
+      tick.dataset.ms = String(t.ms);
+      axisLane.appendChild(tick);
+    }
+  }
+
   function drawRows() {
     const tmax = model.get("t_max") || 1;
-    const top = scroller.scrollTop;
+    const top = Math.max(0, scroller.scrollTop - AXIS);
     const height = scroller.clientHeight || 400;
     const first = Math.max(0, Math.floor(top / ROW) - 5);
     const last = Math.min(visible.length, Math.ceil((top + height) / ROW) + 5);
@@ -181,12 +223,16 @@ function render({ model, el }) {
   }
 
   function refresh() {
+    performance.mark("act-refresh-start");
     const rows = model.get("rows") || [];
     hasKids = new Set(rows.filter((r) => r.parent >= 0).map((r) => rows[r.parent].id));
     visible = computeVisible();
     spacer.style.height = visible.length * ROW + "px";
-    main.style.height = Math.min(360, Math.max(140, visible.length * ROW + 6)) + "px";  // no empty band
+    main.style.height = Math.min(360, Math.max(140, visible.length * ROW + AXIS + 6)) + "px";  // no empty band
+    drawAxis();
     drawRows();
+    // User Timing entries: how long a (re)draw takes, readable in the page (the browser tests use it)
+    performance.measure("act-refresh", "act-refresh-start");
   }
 
   search.addEventListener("input", () => {
@@ -196,13 +242,17 @@ function render({ model, el }) {
   scroller.addEventListener("scroll", () => requestAnimationFrame(drawRows));
   model.on("change:rows", refresh);
   model.on("change:t_max", refresh);
+  const resized = new ResizeObserver(() => drawAxis());
+  resized.observe(axisLane);
   model.on("change:header", drawHeader);
   model.on("change:message", drawHeader);
   model.on("change:detail", drawDetail);
+  performance.mark("act-render-start");
   drawHeader();
   refresh();
   drawDetail();
-  return () => {};
+  performance.measure("act-render", "act-render-start");
+  return () => resized.disconnect();
 }
 
 export default { render };
