@@ -21,13 +21,14 @@ T = TypeVar("T")
 #: For each handled entry: record its outcome unless one is there, acknowledge it, return the outcome
 #: now stored. One command (atomic on the server) for a whole batch of handled messages.
 _FINISH = """
-local out = {}
+local out, ids = {}, {}
 for i = 2, #KEYS do
-  local entry, value = ARGV[2 * i - 1], ARGV[2 * i]
+  local value = ARGV[2 * i]
   if not redis.call('SET', KEYS[i], value, 'NX', 'PX', ARGV[1]) then value = redis.call('GET', KEYS[i]) end
-  redis.call('XACK', KEYS[1], ARGV[2], entry)
   out[i - 1] = value
+  ids[i - 1] = ARGV[2 * i - 1]
 end
+redis.call('XACK', KEYS[1], ARGV[2], unpack(ids))
 return out
 """
 
@@ -104,7 +105,10 @@ class RedisBackend:
         def read() -> Any:
             return self._r.xreadgroup(group, consumer, {topic: ">"}, count=count, block=block_ms)
 
-        reply = self._grouped(topic, group, read)
+        return self._entries(self._grouped(topic, group, read))
+
+    @staticmethod
+    def _entries(reply: Any) -> list[Entry]:
         return [
             Entry(entry_id, fields.get("m", ""), 1)
             for _, entries in reply or []
@@ -160,15 +164,51 @@ class RedisBackend:
             return []
         return [None if v is None else str(v) for v in self._with_retry(lambda: self._r.mget(keys))]
 
-    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
-        if not done:
-            return []
+    @staticmethod
+    def _finish_args(
+        topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float
+    ) -> tuple[list[str], list[Any]]:
         keys = [topic, *(key for _, key, _ in done)]
         args: list[Any] = [int(ttl_s * 1000), group]
         for entry_id, _, value in done:
             args += [entry_id, value]
-        stored = self._with_retry(lambda: self._finish(keys=keys, args=args))
+        return keys, args
+
+    def finish(self, topic: str, group: str, done: list[tuple[str, str, str]], ttl_s: float) -> list[str]:
+        if not done:
+            return []
+        keys, args = self._finish_args(topic, group, done, ttl_s)
+        stored = self._grouped(topic, group, lambda: self._finish(keys=keys, args=args))
         return [str(v) for v in stored]
+
+    def finish_and_read(
+        self,
+        topic: str,
+        group: str,
+        done: list[tuple[str, str, str]],
+        ttl_s: float,
+        consumer: str,
+        count: int,
+        block_s: float,
+    ) -> tuple[list[str], list[Entry]]:
+        if not done:
+            return [], self.read_group(topic, group, consumer, count, block_s)
+        keys, args = self._finish_args(topic, group, done, ttl_s)
+        block_ms = max(1, int(block_s * 1000))
+
+        def both() -> list[Any]:
+            # EVALSHA, not the registered script: a pipeline would check SCRIPT EXISTS every time.
+            pipe = self._r.pipeline(transaction=False)
+            pipe.evalsha(self._finish.sha, len(keys), *keys, *args)
+            pipe.xreadgroup(group, consumer, {topic: ">"}, count=count, block=block_ms)
+            return list(pipe.execute(raise_on_error=False))
+
+        stored, reply = self._with_retry(both)
+        if isinstance(stored, Exception):  # NOSCRIPT (a restarted broker), NOGROUP: the slow way
+            stored = self._grouped(topic, group, lambda: self._finish(keys=keys, args=args))
+        if isinstance(reply, Exception):
+            return [str(v) for v in stored], self.read_group(topic, group, consumer, count, block_s)
+        return [str(v) for v in stored], self._entries(reply)
 
     def delete(self, topic: str) -> None:
         self._with_retry(lambda: self._r.delete(topic))
