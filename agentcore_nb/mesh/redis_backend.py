@@ -50,17 +50,17 @@ class _Line:
         self._pid = 0
         self.lock = threading.Lock()
 
-    def call(self, *commands: tuple[Any, ...]) -> list[Any]:
-        """Send ``commands`` in one write, read their replies (an error reply comes back as its
-        exception); the caller holds :attr:`lock`. A broken connection is dropped and the error
-        raised, so the next call reconnects."""
+    def call(self, packed: bytes, replies_expected: int) -> list[Any]:
+        """Send commands packed by :func:`pack`, in one write; read their replies (an error reply
+        comes back as its exception). The caller holds :attr:`lock`. A broken connection is
+        dropped and the error raised, so the next call reconnects."""
         if self._conn is None or self._pid != os.getpid():  # first use, or a forked child
             self._conn, self._pid = self._pool.make_connection(), os.getpid()
         conn = self._conn
         try:
-            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            conn.send_packed_command([packed], check_health=False)
             replies: list[Any] = []
-            for _ in commands:
+            for _ in range(replies_expected):
                 try:
                     replies.append(conn.read_response())
                 except self._response_error as exc:
@@ -73,6 +73,15 @@ class _Line:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.disconnect()
+
+
+def pack(*args: str | int) -> bytes:
+    """One command in RESP (what redis-py's packer makes, without its per-argument type checks)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else b"%d" % arg
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
 
 
 def _stream_entries(reply: Any) -> list[Entry]:
@@ -122,6 +131,7 @@ class RedisBackend:
         self._finish = self._r.register_script(_FINISH)
         self._add_line = _Line(self._r.connection_pool, redis.ResponseError)
         self._read_line = _Line(self._r.connection_pool, redis.ResponseError)
+        self._packed_reads: dict[tuple[str, str, int, int, str], bytes] = {}
         self._with_retry(self._r.ping)
 
     def _with_retry(self, fn: Callable[[], T]) -> T:
@@ -141,7 +151,8 @@ class RedisBackend:
         if not line.lock.acquire(blocking=False):  # another thread is publishing: the client's way
             return str(self._with_retry(lambda: self._r.xadd(topic, {"m": data})))
         try:
-            (entry_id,) = self._with_retry(lambda: line.call(("XADD", topic, "*", "m", data)))
+            packed = pack("XADD", topic, "*", "m", data)
+            (entry_id,) = self._with_retry(lambda: line.call(packed, 1))
         finally:
             line.lock.release()
         if isinstance(entry_id, Exception):
@@ -266,16 +277,32 @@ class RedisBackend:
             return self.finish(topic, group, done, ttl_s), self.read_group(
                 topic, group, consumer, count, block_s
             )
-        commands: list[tuple[Any, ...]] = []
+        block_ms = max(1, int(block_s * 1000))
+        read = (group, consumer, count, block_ms, topic)
+        packed_read = self._packed_reads.get(read)
+        if packed_read is None:  # the same few per consumer: packed once
+            packed_read = pack(
+                "XREADGROUP",
+                "GROUP",
+                group,
+                consumer,
+                "COUNT",
+                count,
+                "BLOCK",
+                block_ms,
+                "STREAMS",
+                topic,
+                ">",
+            )
+            if len(self._packed_reads) >= 64:
+                self._packed_reads.clear()
+            self._packed_reads[read] = packed_read
+        packed = packed_read
         if done:
             keys, args = self._finish_args(topic, group, done, ttl_s)
-            commands.append(("EVALSHA", self._finish.sha, len(keys), *keys, *args))
-        block_ms = max(1, int(block_s * 1000))
-        commands.append(
-            ("XREADGROUP", "GROUP", group, consumer, "COUNT", count, "BLOCK", block_ms, "STREAMS", topic, ">")
-        )
+            packed = pack("EVALSHA", self._finish.sha, len(keys), *keys, *args) + packed_read
         try:
-            replies = self._with_retry(lambda: line.call(*commands))
+            replies = self._with_retry(lambda: line.call(packed, 2 if done else 1))
         finally:
             line.lock.release()
         reply = replies[-1]
