@@ -5,6 +5,9 @@
                idempotency record, ack) vs raw redis-py XADD / XREADGROUP / XACK. Runs alternate
                A-B-A...; the figure is the median of per-pair ratios (ours over raw, higher is better).
   request      request/reply round trips through a worker on the same Redis: p50 and p99 latency.
+  cpu          CPU microseconds per message of each part (producer, both consumers, redis-server),
+               medians over the runs, from /proc: what each side costs, steadier than msg/s when
+               other work shares the machine.
 
 A redis-server (Debian's) is started on a free port of 127.0.0.1 in a temporary folder, with no
 persistence, and always stopped.
