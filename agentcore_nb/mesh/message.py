@@ -121,6 +121,8 @@ def encode(message: MeshMessage) -> str:
 
 def encode_new(topic: str, message_id: str, payload: Any, **fields: Any) -> str:
     """``encode(MeshMessage(topic=..., ...))`` without building the dataclass (the publish path)."""
+    if not fields.keys() <= _FIELDS:
+        raise MeshError(f"unknown message field(s) {', '.join(sorted(fields.keys() - _FIELDS))}")
     data = _TEMPLATE.copy()
     data["ts"] = time.time()
     data["topic"], data["message_id"], data["payload"] = topic, message_id, payload
