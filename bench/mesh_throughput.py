@@ -64,7 +64,15 @@ def start_redis(tmp: str) -> tuple[subprocess.Popen, str]:
     sys.exit("redis-server did not start")
 
 
-RAW_CONSUMER = """
+#: A consumer leaves when the bench does (its stdin closes), even if the bench was killed.
+LEAVE_WITH_PARENT = """
+import os, sys, threading
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+"""
+
+RAW_CONSUMER = (
+    LEAVE_WITH_PARENT
+    + """
 import json, sys, redis
 url, topic, name = sys.argv[1:4]
 r = redis.Redis.from_url(url, decode_responses=True)
@@ -76,8 +84,11 @@ while True:
             json.loads(fields["m"])
             r.xack(topic, "g", entry_id)
 """
+)
 
-MESH_CONSUMER = """
+MESH_CONSUMER = (
+    LEAVE_WITH_PARENT
+    + """
 import sys, threading
 from agentcore_nb.mesh import Bus
 from agentcore_nb.mesh.redis_backend import RedisBackend
@@ -87,6 +98,7 @@ bus.subscribe(topic, lambda payload, message: None, group="g", consumer=name, po
 print("ready", flush=True)
 threading.Event().wait()
 """
+)
 
 
 def consumed(r: redis.Redis, topic: str, n: int) -> bool:
@@ -117,7 +129,7 @@ def timed_run(url: str, n: int, topic: str, consumer_code: str, publish, kind: s
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     procs = [
         subprocess.Popen([sys.executable, "-c", consumer_code, url, topic, f"c{i}"], stdout=subprocess.PIPE,
-                         text=True, env=env)
+                         stdin=subprocess.PIPE, text=True, env=env)
         for i in range(2)
     ]  # fmt: skip
     try:
