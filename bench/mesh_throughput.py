@@ -5,6 +5,9 @@
                idempotency record, ack) vs raw redis-py XADD / XREADGROUP / XACK. Runs alternate
                A-B-A...; the figure is the median of per-pair ratios (ours over raw, higher is better).
   request      request/reply round trips through a worker on the same Redis: p50 and p99 latency.
+  cpu          CPU microseconds per message of each part (producer, both consumers, redis-server),
+               medians over the runs, from /proc: what each side costs, steadier than msg/s when
+               other work shares the machine.
 
 A redis-server (Debian's) is started on a free port of 127.0.0.1 in a temporary folder, with no
 persistence, and always stopped.
@@ -61,7 +64,15 @@ def start_redis(tmp: str) -> tuple[subprocess.Popen, str]:
     sys.exit("redis-server did not start")
 
 
-RAW_CONSUMER = """
+#: A consumer leaves when the bench does (its stdin closes), even if the bench was killed.
+LEAVE_WITH_PARENT = """
+import os, sys, threading
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+"""
+
+RAW_CONSUMER = (
+    LEAVE_WITH_PARENT
+    + """
 import json, sys, redis
 url, topic, name = sys.argv[1:4]
 r = redis.Redis.from_url(url, decode_responses=True)
@@ -73,8 +84,11 @@ while True:
             json.loads(fields["m"])
             r.xack(topic, "g", entry_id)
 """
+)
 
-MESH_CONSUMER = """
+MESH_CONSUMER = (
+    LEAVE_WITH_PARENT
+    + """
 import sys, threading
 from agentcore_nb.mesh import Bus
 from agentcore_nb.mesh.redis_backend import RedisBackend
@@ -84,6 +98,7 @@ bus.subscribe(topic, lambda payload, message: None, group="g", consumer=name, po
 print("ready", flush=True)
 threading.Event().wait()
 """
+)
 
 
 def consumed(r: redis.Redis, topic: str, n: int) -> bool:
@@ -93,24 +108,48 @@ def consumed(r: redis.Redis, topic: str, n: int) -> bool:
     return False
 
 
-def timed_run(url: str, n: int, topic: str, consumer_code: str, publish) -> float:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: CPU microseconds per message of the last timed run, by part (producer, consumers, redis-server).
+CPU: dict[str, dict[str, list[float]]] = {"raw": {}, "mesh": {}}
+REDIS_PID = 0
+
+
+def timed_run(url: str, n: int, topic: str, consumer_code: str, publish, kind: str) -> float:
     """Start 2 consumer processes, publish ``n`` messages, wait until the group read and acked all."""
     r = redis.Redis.from_url(url, decode_responses=True)
     r.xgroup_create(topic, "g", id="0", mkstream=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     procs = [
         subprocess.Popen([sys.executable, "-c", consumer_code, url, topic, f"c{i}"], stdout=subprocess.PIPE,
-                         text=True, env=env)
+                         stdin=subprocess.PIPE, text=True, env=env)
         for i in range(2)
     ]  # fmt: skip
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ready"
+        base = [cpu_s(p.pid) for p in procs], cpu_s(REDIS_PID), time.process_time()
         start = time.perf_counter()
         publish(n, topic)
+        producer_cpu = time.process_time() - base[2]
         while not consumed(r, topic, n):
             time.sleep(0.002)
-        return n / (time.perf_counter() - start)
+        rate = n / (time.perf_counter() - start)
+        parts = {
+            "producer": producer_cpu,
+            "consumers": sum(cpu_s(p.pid) for p in procs) - sum(base[0]),
+            "redis": cpu_s(REDIS_PID) - base[1],
+        }
+        for part, seconds in parts.items():
+            CPU[kind].setdefault(part, []).append(seconds / n * 1e6)
+        return rate
     finally:
         for p in procs:
             p.kill()
@@ -125,7 +164,7 @@ def raw_run(url: str, n: int, topic: str) -> float:
         for _ in range(count):
             producer.xadd(t, {"m": data})
 
-    return timed_run(url, n, topic, RAW_CONSUMER, publish)
+    return timed_run(url, n, topic, RAW_CONSUMER, publish, "raw")
 
 
 def mesh_run(url: str, n: int, topic: str) -> float:
@@ -136,7 +175,7 @@ def mesh_run(url: str, n: int, topic: str) -> float:
             producer.publish(t, PAYLOAD)
 
     try:
-        return timed_run(url, n, topic, MESH_CONSUMER, publish)
+        return timed_run(url, n, topic, MESH_CONSUMER, publish, "mesh")
     finally:
         producer.close()
 
@@ -162,7 +201,9 @@ def main() -> None:
     args = parser.parse_args()
     n, pairs, requests = (2000, 3, 200) if args.quick else (10000, 5, 1000)
     tmp = tempfile.mkdtemp(prefix="agentcore-bench-mesh-")
+    global REDIS_PID
     proc, url = start_redis(tmp)
+    REDIS_PID = proc.pid
     try:
         raw_rates, mesh_rates, ratios = [], [], []
         for i in range(pairs):
@@ -189,6 +230,10 @@ def main() -> None:
         "mesh_vs_raw": round(statistics.median(ratios), 3),
         "request_p50_ms": round(lat[len(lat) // 2], 2),
         "request_p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2),
+        "cpu_us_per_msg": {
+            kind: {part: round(statistics.median(v), 1) for part, v in parts.items()}
+            for kind, parts in CPU.items()
+        },
         "bars": BARS,
     }
     result["meets_bars"] = result["mesh_vs_raw"] >= BARS["mesh_vs_raw"]

@@ -59,6 +59,19 @@ class StreamBackend(Protocol):
         and acknowledge the entry; all in one round trip. Returns the outcomes now stored (another
         consumer's where it finished first)."""
 
+    def finish_and_read(
+        self,
+        topic: str,
+        group: str,
+        done: list[tuple[str, str, str]],
+        ttl_s: float,
+        consumer: str,
+        count: int,
+        block_s: float,
+    ) -> tuple[list[str], list[Entry]]:
+        """:meth:`finish` then :meth:`read_group`, in this order, in one round trip: a consumer
+        acknowledges its last batch with the read that fetches its next one."""
+
     def delete(self, topic: str) -> None:
         """Drop a topic (used for a requester's private reply topic)."""
 

@@ -34,7 +34,9 @@ from .message import (
     context_of,
     current_traceparent,
     decode,
+    dumps,
     encode,
+    encode_new,
     new_id,
     traceparent_of,
 )
@@ -87,6 +89,9 @@ class Subscription:
         self.duplicates = 0
         self.failures = 0
         self._stop = threading.Event()
+        # Handled entries whose outcomes are not yet recorded (nor the entries acknowledged).
+        self._done: list[tuple[str, str, str]] = []
+        self._done_messages: list[MeshMessage] = []
         bus.backend.ensure_group(topic, group)
         self._thread = threading.Thread(target=self._loop, name=f"mesh-{topic}-{consumer}", daemon=True)
         self._thread.start()
@@ -107,20 +112,43 @@ class Subscription:
                 entries: list[Entry] = []
                 now = time.monotonic()
                 if now >= next_claim:
+                    # Record and acknowledge first: a handled entry still pending would look idle.
+                    self._flush()
                     entries = backend.claim_idle(self.topic, self.group, self.consumer, self.claim_idle_s, 10)
                     next_claim = now + min(self.claim_idle_s / 2, 5.0)
                 if not entries:
-                    entries = backend.read_group(self.topic, self.group, self.consumer, 10, self.poll_s)
+                    entries = self._finish_and_read()
                 self._handle_batch(entries)
             except Exception as exc:  # the broker went away, or a bug: keep consuming
+                self._done.clear()  # left pending: redelivered, then handled again
+                self._done_messages.clear()
                 log.warning("mesh consumer %s on %s: %s", self.consumer, self.topic, exc)
                 self._stop.wait(1.0)
+        try:
+            self._flush()
+        except Exception as exc:
+            log.warning("mesh consumer %s on %s: %s", self.consumer, self.topic, exc)
+
+    def _finish_and_read(self) -> list[Entry]:
+        """Record and acknowledge the last batch in the round trip that reads the next one."""
+        outcomes, entries = self.bus.backend.finish_and_read(
+            self.topic, self.group, self._done, DONE_TTL_S, self.consumer, 10, self.poll_s
+        )
+        self._replied(outcomes)
+        return entries
 
     def _done_key(self, message: MeshMessage) -> str:
         return f"mesh:done:{self.topic}:{self.group}:{message.key or message.message_id}"
 
     def _handle_batch(self, entries: list[Entry]) -> None:
-        """Decode a batch, look its idempotency records up in one round trip, handle each in order."""
+        """Decode a batch, look its idempotency records up in one round trip, handle each in order.
+
+        Outcomes are recorded and entries acknowledged together: at once for a request (its
+        requester waits), otherwise with the next read (see :meth:`_finish_and_read`) or after
+        ``FLUSH_AFTER_S`` in a long batch.
+        """
+        if not entries:
+            return
         backend = self.bus.backend
         decoded: list[tuple[Entry, MeshMessage]] = []
         for entry in entries:
@@ -136,8 +164,6 @@ class Subscription:
         records: list[str | None] = [None] * len(decoded)
         for i, value in zip(check, found, strict=True):
             records[i] = value
-        done: list[tuple[str, str, str]] = []  # handled, not yet recorded and acknowledged
-        replies: list[MeshMessage] = []
         started = time.monotonic()
         in_batch: dict[str, str] = {}  # outcomes of this batch by key: a repeated key is a duplicate
         for (entry, message), recorded in zip(decoded, records, strict=True):
@@ -147,23 +173,25 @@ class Subscription:
             handled = self._handle(entry, message, recorded or in_batch.get(key))
             if handled is not None:
                 in_batch[key] = handled
-                done.append((entry.id, key, handled))
-                replies.append(message)
+                self._done.append((entry.id, key, handled))
+                self._done_messages.append(message)
             # A requester is waiting, or the batch has taken a while: record and acknowledge now.
-            if done and (message.reply_to or time.monotonic() - started > FLUSH_AFTER_S):
-                self._finish(done, replies)
+            if self._done and (message.reply_to or time.monotonic() - started > FLUSH_AFTER_S):
+                self._flush()
                 started = time.monotonic()
-        self._finish(done, replies)
 
-    def _finish(self, done: list[tuple[str, str, str]], messages: list[MeshMessage]) -> None:
-        if not done:
-            return
-        outcomes = self.bus.backend.finish(self.topic, self.group, done, DONE_TTL_S)
-        for message, outcome in zip(messages, outcomes, strict=True):
+    def _flush(self) -> None:
+        """Record the outcomes of the handled entries and acknowledge them, one round trip."""
+        if self._done:
+            self._replied(self.bus.backend.finish(self.topic, self.group, self._done, DONE_TTL_S))
+
+    def _replied(self, outcomes: list[str]) -> None:
+        """The recorded outcomes of ``self._done`` are stored: answer requesters, start afresh."""
+        for message, outcome in zip(self._done_messages, outcomes, strict=True):
             self.bus._reply_from_record(message, outcome)
-        self.handled += len(done)
-        done.clear()
-        messages.clear()
+        self.handled += len(outcomes)
+        self._done.clear()
+        self._done_messages.clear()
 
     def _handle(self, entry: Entry, message: MeshMessage, recorded: str | None) -> str | None:
         """Run the handler; its outcome (JSON) to record, or None when nothing is left to record."""
@@ -199,7 +227,7 @@ class Subscription:
         try:
             try:
                 result = self.handler(message.payload, message)
-                outcome = json.dumps({"status": "ok", "payload": result}, allow_nan=False)
+                outcome = dumps({"status": "ok", "payload": result})
             except Exception as exc:
                 span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
                 self.failures += 1
@@ -260,16 +288,8 @@ class Bus:
     ) -> str:
         """Append a message to ``topic``; returns its message id once the broker holds it."""
         _check_topic(topic)
-        message = MeshMessage(
-            topic=topic,
-            message_id=new_id(),
-            payload=payload,
-            key=key,
-            sender=self.name,
-            headers=dict(headers or {}),
-        )
-        if _reply:
-            message.reply_to, message.correlation_id = _reply
+        message_id = new_id()
+        reply_to, correlation_id = _reply or ("", "")
         span = self.tracer.start_span(conv.span_name(conv.SEND, topic), kind=trace.SpanKind.PRODUCER)
         try:
             if span.is_recording():
@@ -278,18 +298,29 @@ class Bus:
                         conv.MESSAGING_SYSTEM: self.backend.name,
                         conv.MESSAGING_OPERATION_TYPE: conv.SEND,
                         conv.MESSAGING_DESTINATION: topic,
-                        conv.MESSAGING_MESSAGE_ID: message.message_id,
+                        conv.MESSAGING_MESSAGE_ID: message_id,
                     }
                 )
-            if span.get_span_context().is_valid:  # a trace to continue (recorded or propagated)
-                message.traceparent = traceparent_of(span)
-            self.backend.add(topic, encode(message))
+            # A trace to continue (recorded or propagated) travels as the W3C traceparent.
+            traceparent = traceparent_of(span) if span.get_span_context().is_valid else ""
+            data = encode_new(
+                topic,
+                message_id,
+                payload,
+                key=key,
+                sender=self.name,
+                headers=dict(headers) if headers else {},
+                reply_to=reply_to,
+                correlation_id=correlation_id,
+                traceparent=traceparent,
+            )
+            self.backend.add(topic, data)
         except BaseException as exc:
             span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
             raise
         finally:
             span.end()
-        return message.message_id
+        return message_id
 
     def request(self, topic: str, payload: Any = None, *, timeout: float = 30.0, key: str = "") -> Any:
         """Publish and wait for the reply of the worker that handled it; its value, or the error."""

@@ -158,6 +158,19 @@ class InProcessBackend:
                 out.append(value)
             return out
 
+    def finish_and_read(
+        self,
+        topic: str,
+        group: str,
+        done: list[tuple[str, str, str]],
+        ttl_s: float,
+        consumer: str,
+        count: int,
+        block_s: float,
+    ) -> tuple[list[str], list[Entry]]:
+        outcomes = self.finish(topic, group, done, ttl_s) if done else []
+        return outcomes, self.read_group(topic, group, consumer, count, block_s)
+
     def delete(self, topic: str) -> None:
         with self._cond:
             self._streams.pop(topic, None)

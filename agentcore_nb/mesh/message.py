@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from dataclasses import field
 from typing import Any
 
@@ -93,12 +94,40 @@ def context_of(message: MeshMessage) -> otel_context.Context:
     return _PROPAGATOR.extract({"traceparent": message.traceparent})
 
 
+#: One encoder for every message: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_FIELDS = frozenset(f.name for f in dataclasses.fields(MeshMessage))
+#: A message with every field at its default, as the wire has it: a new message copies this and
+#: fills in what it sets, so publishing builds no dataclass (same JSON as ``encode``).
+_TEMPLATE = MeshMessage().to_dict()
+
+
+#: Strict, compact JSON; raises TypeError / ValueError as ``json.dumps`` does.
+dumps = _ENCODER.encode
+
+
+def to_json(value: Any) -> str:
+    """Strict, compact JSON (NaN and non-JSON types refused as a :class:`MeshError`)."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MeshError(f"payload is not JSON-serialisable ({exc})") from None
+
+
 def encode(message: MeshMessage) -> str:
     """Strict JSON (no repr fallback): a payload that is not JSON is refused, never mangled."""
-    try:
-        return json.dumps(message.to_dict(), separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise MeshError(f"payload is not JSON-serialisable ({exc})") from None
+    return to_json(message.to_dict())
+
+
+def encode_new(topic: str, message_id: str, payload: Any, **fields: Any) -> str:
+    """``encode(MeshMessage(topic=..., ...))`` without building the dataclass (the publish path)."""
+    if not fields.keys() <= _FIELDS:
+        raise MeshError(f"unknown message field(s) {', '.join(sorted(fields.keys() - _FIELDS))}")
+    data = _TEMPLATE.copy()
+    data["ts"] = time.time()
+    data["topic"], data["message_id"], data["payload"] = topic, message_id, payload
+    data.update(fields)
+    return to_json(data)
 
 
 def decode(raw: str | bytes) -> MeshMessage:
@@ -107,14 +136,11 @@ def decode(raw: str | bytes) -> MeshMessage:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MeshError(f"malformed message: not JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("type") != MeshMessage.type:
+    if not isinstance(data, dict) or data.pop("type", None) != MeshMessage.type:
         raise MeshError("malformed message: not a MeshMessage event")
-    data = dict(data)
-    data.pop("type", None)
-    known = {f.name for f in dataclasses.fields(MeshMessage)}
-    unknown = sorted(set(data) - set(known))
+    unknown = data.keys() - _FIELDS
     if unknown:
-        raise MeshError(f"malformed message: unknown field(s) {', '.join(unknown)}")
+        raise MeshError(f"malformed message: unknown field(s) {', '.join(sorted(unknown))}")
     try:
         message = MeshMessage(**data)
     except TypeError as exc:

@@ -71,3 +71,20 @@ def test_a_blocking_read_wakes_when_an_entry_arrives(backend):
     backend.add("t.w", "hello")
     t.join(30)
     assert [e.data for e in got] == ["hello"]
+
+
+def test_finish_and_read_acknowledges_before_it_reads(backend):
+    backend.ensure_group("t.f", "g")
+    first = backend.add("t.f", "one")
+    outcomes, entries = backend.finish_and_read("t.f", "g", [], 60, "c", 10, 0.1)
+    assert outcomes == [] and [(e.id, e.data, e.deliveries) for e in entries] == [(first, "one", 1)]
+    backend.add("t.f", "two")
+    backend.remember("k-one", "theirs", 60)  # another consumer recorded "one" first
+    outcomes, entries = backend.finish_and_read("t.f", "g", [(first, "k-one", "mine")], 60, "c", 10, 1.0)
+    assert outcomes == ["theirs"]  # the record already there wins
+    assert [e.data for e in entries] == ["two"]
+    assert backend.stats("t.f")["t.f"]["groups"]["g"]["pending"] == 1  # "one" acked, "two" taken
+    done = [(entries[0].id, "k-two", "ok")]
+    assert backend.finish_and_read("t.f", "g", done, 60, "c", 10, 0.05) == (["ok"], [])
+    assert backend.recall("k-two") == "ok"
+    assert backend.stats("t.f")["t.f"]["groups"]["g"]["pending"] == 0

@@ -217,3 +217,50 @@ def test_one_key_published_twice_in_a_batch_is_applied_once(bus, backend):
     assert applied == [{"order": 42}]
     assert sub.duplicates == 2
     assert backend.stats("audit")["audit"]["groups"]["workers"]["pending"] == 0
+
+
+def test_a_published_envelope_is_the_typed_event_on_the_wire(bus, backend):
+    import json
+
+    from agentcore_nb.events import from_json
+    from agentcore_nb.mesh.message import decode
+
+    bus.publish("wire", {"a": [1, 2]}, key="k", headers={"h": "v"})
+    (entry,) = backend.read("wire", "0", 10, 0.1)
+    message = decode(entry.data)
+    expected = MeshMessage(
+        topic="wire",
+        message_id=message.message_id,
+        payload={"a": [1, 2]},
+        key="k",
+        sender="t",
+        headers={"h": "v"},
+        ts=message.ts,
+    )
+    assert message == expected
+    assert json.loads(entry.data) == json.loads(encode(expected))  # same fields, same order
+    assert list(json.loads(entry.data)) == list(json.loads(encode(expected)))
+    assert from_json(entry.data) == message  # the project's event codec reads it as is
+
+
+def test_a_consumer_stopped_mid_batch_records_and_acknowledges_what_it_handled(bus, backend):
+    ran, release = threading.Event(), threading.Event()
+
+    def handle(payload, message):
+        ran.set()
+        release.wait(DEADLINE)
+        return "stocked"
+
+    backend.ensure_group("pantry", "workers")
+    sub = bus.subscribe("pantry", handle, poll_s=0.05)
+    message_id = bus.publish("pantry", {"item": "flour"})
+    assert ran.wait(DEADLINE)
+    stopper = threading.Thread(target=sub.stop)
+    stopper.start()
+    wait_for(sub._stop.is_set, "the stop asked")
+    release.set()
+    stopper.join(DEADLINE)
+    assert not sub.alive
+    assert sub.handled == 1
+    assert backend.stats("pantry")["pantry"]["groups"]["workers"]["pending"] == 0
+    assert backend.recall(f"mesh:done:pantry:workers:{message_id}") == '{"status":"ok","payload":"stocked"}'
