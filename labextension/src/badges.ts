@@ -65,6 +65,7 @@ export class Badges {
       }
       cell.node.classList.add('acx-has-badge');
       badge.dataset.node = node.name;
+      badge.dataset.cellId = cell.model.id;
       badge.dataset.kind = node.kind;
       badge.dataset.state = node.state;
       const policy = policyText(node.policy);

@@ -184,8 +184,10 @@ export class GraphPanel extends Widget {
       }
       return;
     }
-    const nodes = Array.from(client.nodes.values());
     const ids = cellIds(panel);
+    const order = new Map(panel.content.widgets.map((c, i) => [c.model.id, i]));
+    const at = (cellId: string | null) => (cellId !== null && order.has(cellId) ? order.get(cellId)! : Infinity);
+    const nodes = Array.from(client.nodes.values()).sort((a, b) => at(a.cell_id) - at(b.cell_id));
     const missing = new Set(nodes.filter(n => n.cell_id && !ids.has(n.cell_id)).map(n => n.name));
     const relayout = client.structure !== this._structure;
     this._structure = client.structure;

@@ -91,10 +91,11 @@ export class GraphView {
   /** Fit the graph, but never below a scale where names stay readable: pan for the rest. */
   fit(): void {
     const rect = this._svg.getBoundingClientRect();
-    if (!rect.width || !this._size.w) {
+    if (!rect.width || !rect.height || !(this._size.w > 0) || !(this._size.h > 0)) {
       return;
     }
-    const k = Math.max(0.6, Math.min(1.2, (rect.width - 20) / this._size.w, (rect.height - 20) / this._size.h));
+    // fit the width (a tall graph scrolls with the wheel); the height too when it is small
+    const k = Math.max(0.6, Math.min(1.2, (rect.width - 20) / this._size.w, Math.max((rect.height - 20) / this._size.h, 0.9)));
     this._k = k;
     this._x = Math.max(10, (rect.width - this._size.w * k) / 2);
     this._y = 10;
@@ -109,9 +110,21 @@ export class GraphView {
     for (const n of nodes) {
       g.setNode(n.name, { width: NODE_W, height: NODE_H });
     }
+    const real = new Set<string>();
     for (const [a, b] of edges) {
-      if (g.hasNode(a) && g.hasNode(b)) {
-        g.setEdge(a, b);
+      if (g.hasNode(a) && g.hasNode(b) && a !== b) {
+        g.setEdge(a, b, { weight: 2 });
+        real.add(`${a}\u0000${b}`);
+      }
+    }
+    // Nodes come in notebook order: an invisible edge from each to the next keeps the picture a
+    // column that reads like the notebook (a narrow sidebar cannot show 50 roots side by side);
+    // dependencies are the drawn edges.
+    for (let i = 1; i < nodes.length; i++) {
+      const a = nodes[i - 1].name;
+      const b = nodes[i].name;
+      if (!real.has(`${a}\u0000${b}`) && !g.hasEdge(b, a)) {
+        g.setEdge(a, b, { weight: 1, minlen: 1 });
       }
     }
     dagre.layout(g);
@@ -122,10 +135,15 @@ export class GraphView {
     }
     this._edgePoints.clear();
     for (const e of g.edges()) {
+      if (!real.has(`${e.v}\u0000${e.w}`)) {
+        continue;
+      }
       this._edgePoints.set(`${e.v}\u0000${e.w}`, g.edge(e).points ?? []);
     }
     const label = g.graph();
-    this._size = { w: label.width ?? 0, h: label.height ?? 0 };
+    const w = label.width ?? 0;
+    const h = label.height ?? 0;
+    this._size = { w: isFinite(w) ? w : 0, h: isFinite(h) ? h : 0 };
   }
 
   private _draw(nodes: IGraphNode[], edges: Edge[], missing: Set<string>): void {
@@ -191,13 +209,28 @@ export class GraphView {
   }
 
   private _apply(): void {
+    if (![this._x, this._y, this._k].every(isFinite)) {
+      this._x = 10;
+      this._y = 10;
+      this._k = 1;
+    }
     this._root.setAttribute('transform', `translate(${this._x.toFixed(1)},${this._y.toFixed(1)}) scale(${this._k.toFixed(3)})`);
   }
 
+  /** The wheel scrolls (shift: sideways); with Ctrl or Cmd (and pinch) it zooms at the pointer. */
   private _onWheel = (ev: WheelEvent): void => {
     ev.preventDefault();
-    const rect = this._svg.getBoundingClientRect();
-    this.zoomBy(ev.deltaY < 0 ? 1.1 : 1 / 1.1, ev.clientX - rect.left, ev.clientY - rect.top);
+    if (ev.ctrlKey || ev.metaKey) {
+      const rect = this._svg.getBoundingClientRect();
+      this.zoomBy(ev.deltaY < 0 ? 1.1 : 1 / 1.1, ev.clientX - rect.left, ev.clientY - rect.top);
+      return;
+    }
+    const dx = ev.shiftKey ? ev.deltaY : ev.deltaX;
+    const dy = ev.shiftKey ? 0 : ev.deltaY;
+    this._x -= dx;
+    this._y -= dy;
+    this._userMoved = true;
+    this._apply();
   };
 
   private _onPointerDown = (ev: PointerEvent): void => {
