@@ -2,28 +2,41 @@
 
 A frontend (the JupyterLab extension) opens a comm to ``agentcore.graph``; the kernel answers with
 a ``snapshot`` and then sends one ``changes`` message per cell (node added/updated/removed, state
-changes, new edges, runs started/finished). Message shapes: ``docs/kernel-protocol.md``.
+changes, new edges, runs started/finished). The frontend may also ask for the session's runs, one
+run's trace and an export (answered by :mod:`.comm_requests`); a request carrying ``id`` gets an
+answer carrying ``reply_to``. Message shapes: ``docs/kernel-protocol.md``.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 
 if TYPE_CHECKING:
     from .cellgraph import CellGraph
+    from .session import NotebookSession
 
 TARGET = "agentcore.graph"
 PROTOCOL_VERSION = 1
 
 
+def _header_subshell(data: Any, default: str | None) -> str | None:
+    return default
+
+
 class GraphChannel:
-    def __init__(self, cells: CellGraph, comm_manager: Any, session_id: str) -> None:
+    def __init__(
+        self, cells: CellGraph, comm_manager: Any, session_id: str, session: NotebookSession | None = None
+    ) -> None:
         self.cells = cells
         self.comm_manager = comm_manager
         self.session_id = session_id
+        #: The notebook session (its project answers runs / trace / export requests).
+        self.session = session
+        self._seq_lock = threading.Lock()
         self.comms: list[Any] = []
         self._seq = itertools.count(1)
 
@@ -44,17 +57,25 @@ class GraphChannel:
         self.cells.unsubscribe(self._publish)
 
     def _message(self, type_: str, **fields: Any) -> dict[str, Any]:
-        return {"v": PROTOCOL_VERSION, "seq": next(self._seq), "type": type_, **fields}
+        # requests may be answered on a subshell thread while a cell publishes changes
+        with self._seq_lock:
+            return {"v": PROTOCOL_VERSION, "seq": next(self._seq), "type": type_, **fields}
+
+    def snapshot_fields(self) -> dict[str, Any]:
+        return {"session": self.session_id, "kernel_version": __version__, "graph": self.cells.snapshot()}
 
     def snapshot(self) -> dict[str, Any]:
-        return self._message(
-            "snapshot", session=self.session_id, kernel_version=__version__, graph=self.cells.snapshot()
-        )
+        return self._message("snapshot", **self.snapshot_fields())
 
     def _opened(self, comm: Any, msg: dict[str, Any]) -> None:
         self.comms.append(comm)
         if len(self.comms) == 1:
             self.cells.subscribe(self._publish)
+        if hasattr(comm, "_reply_subshell_for"):
+            # ipykernel 7.4 routes a comm's incoming messages to the subshell that last sent on it
+            # (for widgets awaiting a reply); requests here go to the subshell the frontend chose,
+            # so a trace asked on a subshell is answered while a cell runs.
+            comm._reply_subshell_for = _header_subshell
         comm.on_msg(lambda m, c=comm: self._received(c, m))
         comm.on_close(lambda m, c=comm: self._closed(c))
         comm.send(self.snapshot())
@@ -66,17 +87,11 @@ class GraphChannel:
             self.cells.unsubscribe(self._publish)
 
     def _received(self, comm: Any, msg: dict[str, Any]) -> None:
-        data = msg.get("content", {}).get("data") or {}
-        request = data.get("type") if isinstance(data, dict) else None
-        if request == "refresh":
-            comm.send(self.snapshot())
-        else:
-            comm.send(
-                self._message(
-                    "error",
-                    error=f"unknown request type {request!r}; the kernel understands: refresh",
-                )
-            )
+        from .comm_requests import answer
+
+        data = msg.get("content", {}).get("data")
+        type_, fields = answer(self, data)
+        comm.send(self._message(type_, **fields))
 
     def _publish(self, changes: list[dict[str, Any]]) -> None:
         message = self._message("changes", changes=changes)

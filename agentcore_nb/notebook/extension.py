@@ -209,7 +209,7 @@ def _install_tracking(shell: Any, session: NotebookSession) -> None:
     if comm_manager is not None:
         from .comm import GraphChannel
 
-        session.channel = GraphChannel(session.cells, comm_manager, session.session_id)
+        session.channel = GraphChannel(session.cells, comm_manager, session.session_id, session)
         session.channel.install()
 
 

@@ -180,6 +180,16 @@ def select_nodes(cells: CellGraph, start: str | None, only: list[str] | None) ->
     return None
 
 
+def stale_members(cells: CellGraph) -> list[str]:
+    """The stale cells and every cell downstream of them (fallback-only cells left out)."""
+    chosen: set[str] = set()
+    for name in cells.stale():
+        chosen.add(name)
+        chosen.update(cells.downstream(name))
+    standby = cells.standby()
+    return [n for n in cells.cells if n in chosen and n not in standby]
+
+
 def run_cells(
     session: NotebookSession,
     namespace: dict[str, Any],

@@ -198,6 +198,18 @@ class SpanStore:
             for r in rows
         ]
 
+    def span_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """How many stored spans carry each of ``run_ids`` (absent: none)."""
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        rows = self._query(
+            "SELECT run_id, count(*) FROM spans WHERE run_id IN (" + ",".join("?" * len(ids)) + ") "
+            "GROUP BY run_id",
+            ids,
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     def spans(self, run_id: str) -> list[SpanRecord]:
         """The run's spans and every span under them (tool calls, child runs), in start order; a run
         inside a larger trace (a `%graph run` or an agent started from a notebook cell) gets its own

@@ -18,6 +18,7 @@ from .trace import show_after_run
         "  %graph run                   re-run every cell (independent cells in parallel)\n"
         "  %graph run --from fetch      re-run fetch and everything downstream of it\n"
         "  %graph run --only a b        re-run just a and b\n"
+        "  %graph run --stale           re-run the stale cells and what depends on them\n"
         "  %graph stale                 list cells whose inputs changed since they ran\n"
         "  %graph json                  the graph spec (agentcore_graph JSON)"
     ),
@@ -48,7 +49,15 @@ def graph_magic(call: MagicCall) -> Any:
     if sub == "run":
         from ..graphrun import format_run, raise_for_failures, run_cells
 
-        result, watch = run_cells(session, call.shell.user_ns, start=call.args.start, only=call.args.only)
+        only = call.args.only
+        if call.args.stale:
+            from ..graphrun import stale_members
+
+            only = stale_members(cells)
+            if not only:
+                print("no stale cells: nothing to run")
+                return None
+        result, watch = run_cells(session, call.shell.user_ns, start=call.args.start, only=only)
         print(format_run(result, watch))
         show_after_run(call, result.run_id)
         raise_for_failures(result)
@@ -82,6 +91,9 @@ _run = _sub.add_parser("run", help="Re-run the graph (or part of it) through the
 _which = _run.add_mutually_exclusive_group()
 _which.add_argument("--from", dest="start", metavar="NODE", help="run NODE and everything downstream of it")
 _which.add_argument("--only", nargs="+", metavar="NODE", help="run only these nodes")
+_which.add_argument(
+    "--stale", action="store_true", help="run the stale cells and everything downstream of them"
+)
 _json = _sub.add_parser("json", help="Print the graph spec (agentcore_graph JSON).")
 _json.add_argument("--indent", action="store_true", help="pretty-print")
 _sub.add_parser("stale", help="List the stale cells.")
