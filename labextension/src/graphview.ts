@@ -98,7 +98,7 @@ export class GraphView {
     const k = Math.max(0.6, Math.min(1.2, (rect.width - 20) / this._size.w, Math.max((rect.height - 20) / this._size.h, 0.9)));
     this._k = k;
     this._x = Math.max(10, (rect.width - this._size.w * k) / 2);
-    this._y = 10;
+    this._y = 34; // below the zoom buttons
     this._userMoved = false;
     this._apply();
   }

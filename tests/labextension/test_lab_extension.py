@@ -168,14 +168,14 @@ UPSTREAM = "d41b1bfa"  # defines `project`: cell_4 and cell_10 read it
 
 
 def test_graph_panel_shows_the_showcase_graph(page: Any) -> None:
-    page.locator(".acx-toolbar-agentcore-graph").first.click()
+    page.locator(".acx-toolbar-agentcore-graph:visible").first.click()
     _wait(
         page,
         "() => document.querySelector('#agentcore-graph-panel')?.dataset.status === 'live'",
         "the graph panel did not connect to the kernel",
         "connect",
     )
-    page.locator(".jp-Notebook").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     _wait_idle(page, "run-all")
@@ -261,7 +261,7 @@ def test_rerunning_an_edited_upstream_cell_marks_downstream_badges_stale(page: A
 
 
 def test_trace_panel_shows_the_agent_runs_spans(page: Any) -> None:
-    page.locator(".acx-toolbar-agentcore-traces").first.click()
+    page.locator(".acx-toolbar-agentcore-traces:visible").first.click()
     _wait(
         page,
         "() => document.querySelectorAll('#agentcore-trace-panel .acx-run').length >= 2",
@@ -309,8 +309,8 @@ def test_trace_panel_shows_the_agent_runs_spans(page: Any) -> None:
 
 def test_export_command_writes_a_bundle_that_runs_local(page: Any) -> None:
     root: Path = page.agentcore_lab["root"]
-    page.locator(".jp-Notebook").first.click()
-    page.locator(".acx-toolbar-agentcore-export").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
+    page.locator(".acx-toolbar-agentcore-export:visible").first.click()
     field = page.locator(".jp-Dialog input.acx-export-path")
     assert field.input_value() == "build/00-showcase-bundle"
     page.locator(".jp-Dialog .jp-mod-accept").click()
@@ -336,14 +336,14 @@ def test_export_command_writes_a_bundle_that_runs_local(page: Any) -> None:
 
 def test_export_refusal_links_to_the_cells(page: Any) -> None:
     """A name no cell defines makes the notebook unsound: the report's link selects that cell."""
-    page.locator(".jp-Notebook").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
     page.locator(".jp-Notebook .jp-Cell").last.click()
     page.keyboard.press("Escape")
     page.keyboard.press("b")  # a new code cell below, in edit mode after Enter
     page.keyboard.press("Enter")
     page.keyboard.type("print(undefined_name_for_the_test)")
     page.keyboard.press("Escape")
-    page.locator(".acx-toolbar-agentcore-export").first.click()
+    page.locator(".acx-toolbar-agentcore-export:visible").first.click()
     page.locator(".jp-Dialog input.acx-export-path").fill("build/refused-bundle")
     page.locator(".jp-Dialog .jp-mod-accept").click()
     _wait(
@@ -367,7 +367,7 @@ def test_export_refusal_links_to_the_cells(page: Any) -> None:
 
 
 def test_kernel_restart_the_panel_says_so_and_recovers(page: Any) -> None:
-    page.locator(".acx-toolbar-agentcore-graph").first.click()
+    page.locator(".acx-toolbar-agentcore-graph:visible").first.click()
     assert _graph_status(page) == "live"
     page.get_by_role("menuitem", name="Kernel", exact=True).click()
     page.get_by_role("menuitem", name="Restart Kernel…").click()
@@ -400,7 +400,7 @@ def test_stock_python3_kernel_shows_the_hint_until_the_extension_loads(page: Any
     lab = page.agentcore_lab
     page.goto(f"{lab['url']}/lab/tree/stock.ipynb?token={lab['token']}")
     page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=LONG)
-    page.locator(".acx-toolbar-agentcore-graph").first.click()
+    page.locator(".acx-toolbar-agentcore-graph:visible").first.click()
     _wait(
         page,
         "() => document.querySelector('#agentcore-graph-panel')?.dataset.status === 'nocomm'",
@@ -412,7 +412,7 @@ def test_stock_python3_kernel_shows_the_hint_until_the_extension_loads(page: Any
     assert "AgentCore" in hint and "%load_ext agentcore_nb" in hint and "\n" not in hint.strip()
     assert page.locator("#agentcore-graph-panel .acx-node").count() == 0
     # `%load_ext agentcore_nb` gives the stock kernel the comm: the panel connects
-    page.locator(".jp-Notebook").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     _wait(
