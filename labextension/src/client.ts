@@ -38,6 +38,8 @@ export class GraphClient {
   status: Status = 'connecting';
   /** One line for the user: what went wrong or what is happening, '' when all is well. */
   message = '';
+  /** How many times a bad message (malformed, seq gap, out of order) made us refresh. */
+  recoveries = 0;
   /** Bumped when the set of nodes or edges changes (the layout must be redone). */
   structure = 0;
 
@@ -284,6 +286,7 @@ export class GraphClient {
   }
 
   private _recover(message: string): void {
+    this.recoveries++;
     this.message = message;
     this._changed.emit();
     this.refresh();

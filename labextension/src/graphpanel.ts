@@ -174,6 +174,7 @@ export class GraphPanel extends Widget {
     const panel = this._panel;
     this._header.textContent = panel ? panel.context.path : 'No notebook open';
     this.node.dataset.status = client ? client.status : 'none';
+    this.node.dataset.recoveries = String(client?.recoveries ?? 0);
     const line = client ? client.message || this._note : 'Open a notebook to see its graph.';
     this._status.textContent = line;
     this._status.classList.toggle('acx-hint', client?.status === 'nocomm');
