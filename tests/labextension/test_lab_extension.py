@@ -480,3 +480,38 @@ def test_malformed_and_out_of_order_messages_refresh_the_graph(page: Any) -> Non
         timeout=120_000,
     )
     _no_console_errors(page)
+
+
+def test_closing_a_notebook_while_its_cell_runs_leaves_the_panels_working(page: Any) -> None:
+    """Close the stock notebook while a cell streams output: the sidebars follow the showcase."""
+    page.locator(".jp-Notebook:visible .jp-Cell").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type("import time\nfor i in range(600):\n    print(i, flush=True); time.sleep(0.1)\n")
+    page.keyboard.press("Control+Enter")
+    page.locator(".jp-Notebook:visible .jp-OutputArea-output", has_text="3").first.wait_for(timeout=LONG)
+    page.locator(".acx-toolbar-agentcore-traces:visible").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
+    page.keyboard.press("Escape")
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="stock.ipynb").locator(
+        ".lm-TabBar-tabCloseIcon"
+    ).click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Discard").click()
+    _wait(
+        page,
+        "() => document.querySelector('#agentcore-graph-panel .acx-header')?.textContent === '00-showcase.ipynb'"
+        " && document.querySelector('#agentcore-graph-panel')?.dataset.status === 'live'",
+        "the graph panel did not go back to the open notebook",
+        "closed",
+        timeout=120_000,
+    )
+    page.locator(".acx-toolbar-agentcore-traces:visible").first.click()
+    _wait(
+        page,
+        "() => document.querySelectorAll('#agentcore-trace-panel .acx-run').length >= 1",
+        "the trace panel did not list the open notebook's runs",
+        "closed-traces",
+        timeout=120_000,
+    )
+    _no_console_errors(page)
