@@ -452,11 +452,19 @@ class CellGraph:
         return changes
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "name": self.graph.name,
-            "nodes": [c.to_json() for c in self.cells.values()],
-            "edges": [list(e) for e in self._edges],
-        }
+        """The whole graph as JSON. May run on a comm subshell's thread while a cell changes the
+        graph: a copy that met a change in flight is taken again."""
+        for attempt in range(5):
+            try:
+                return {
+                    "name": self.graph.name,
+                    "nodes": [c.to_json() for c in list(self.cells.values())],
+                    "edges": [list(e) for e in list(self._edges)],
+                }
+            except RuntimeError:  # "changed size during iteration": the main thread was mid-update
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ text
     def summary(self) -> str:

@@ -37,6 +37,7 @@ class GraphChannel:
         #: The notebook session (its project answers runs / trace / export requests).
         self.session = session
         self._seq_lock = threading.Lock()
+        self._send_lock = threading.RLock()
         self.comms: list[Any] = []
         self._seq = itertools.count(1)
 
@@ -67,6 +68,13 @@ class GraphChannel:
     def snapshot(self) -> dict[str, Any]:
         return self._message("snapshot", **self.snapshot_fields())
 
+    def send(self, comm: Any, build: Any) -> None:
+        """Build a message and send it under the channel's lock: JupyterLab (4.4+) sends comm
+        messages on a subshell, so requests are answered on another thread while a cell publishes
+        changes; a snapshot then never gets a ``seq`` before a change it does not hold."""
+        with self._send_lock:
+            comm.send(build())
+
     def _opened(self, comm: Any, msg: dict[str, Any]) -> None:
         self.comms.append(comm)
         if len(self.comms) == 1:
@@ -78,7 +86,7 @@ class GraphChannel:
             comm._reply_subshell_for = _header_subshell
         comm.on_msg(lambda m, c=comm: self._received(c, m))
         comm.on_close(lambda m, c=comm: self._closed(c))
-        comm.send(self.snapshot())
+        self.send(comm, self.snapshot)
 
     def _closed(self, comm: Any) -> None:
         if comm in self.comms:
@@ -90,13 +98,22 @@ class GraphChannel:
         from .comm_requests import answer
 
         data = msg.get("content", {}).get("data")
-        type_, fields = answer(self, data)
-        comm.send(self._message(type_, **fields))
+
+        def reply() -> dict[str, Any]:
+            type_, fields = answer(self, data)
+            return self._message(type_, **fields)
+
+        if isinstance(data, dict) and data.get("type") == "refresh":
+            self.send(comm, reply)  # built under the lock: its seq and content agree with the feed
+            return
+        type_, fields = answer(self, data)  # store queries and exports do not hold up the feed
+        self.send(comm, lambda: self._message(type_, **fields))
 
     def _publish(self, changes: list[dict[str, Any]]) -> None:
-        message = self._message("changes", changes=changes)
-        for comm in list(self.comms):
-            try:
-                comm.send(message)
-            except Exception:
-                self._closed(comm)
+        with self._send_lock:
+            message = self._message("changes", changes=changes)
+            for comm in list(self.comms):
+                try:
+                    comm.send(message)
+                except Exception:
+                    self._closed(comm)

@@ -70,7 +70,7 @@ def _problems(exc: ExportError, notebook: dict[str, Any], session: NotebookSessi
     from ..errors import AgentcoreError
     from .cells import parse_header
 
-    node_of_cell = {c.cell_id: name for name, c in session.cells.cells.items() if c.cell_id}
+    node_of_cell = {c.cell_id: name for name, c in list(session.cells.cells.items()) if c.cell_id}
     labels: list[tuple[str, str | None, str | None]] = []
     for index, cell in enumerate(notebook.get("cells", []), start=1):
         cid = cell.get("id") if isinstance(cell.get("id"), str) else None

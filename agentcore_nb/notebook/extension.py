@@ -16,6 +16,7 @@ import importlib
 import pkgutil
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from .magics.framework import MAGICS, Magic
 from .session import NotebookSession
 
 _STATE_KEY = "_agentcore_session"
+_READY_LOCK = threading.RLock()
 
 
 def _import_magic_modules() -> list[str]:
@@ -125,9 +127,14 @@ def load(shell: Any, session: NotebookSession | None = None, *, lazy: bool = Fal
 
 def _ready(shell: Any, session: NotebookSession) -> None:
     """Everything, now: magic modules, their registration, cell tracking, the comm channel."""
-    if getattr(session, "_ready", False):
-        return
-    session._ready = True  # type: ignore[attr-defined]
+    with _READY_LOCK:  # the first cell (main thread) or a comm opened on a subshell's thread
+        if getattr(session, "_ready", False):
+            return
+        session._ready = True  # type: ignore[attr-defined]
+        _ready_now(shell, session)
+
+
+def _ready_now(shell: Any, session: NotebookSession) -> None:
     _remove_bootstrap(shell, session)
     failed = _import_magic_modules()
     if failed:

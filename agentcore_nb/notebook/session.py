@@ -7,6 +7,7 @@ run in with :meth:`note_cell`; the cell tracker turns those into node metadata.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 class NotebookSession:
     def __init__(self, project: Project | None = None, *, name: str = "notebook") -> None:
         self._project = project
+        self._project_lock = threading.Lock()
         self.session_id = uuid.uuid4().hex
         #: The id of this session's notebook run (kind ``notebook``), opened with the first cell.
         self.run_id = uuid.uuid4().hex
@@ -59,11 +61,12 @@ class NotebookSession:
     @property
     def project(self) -> Project:
         """Opened on first use, so a kernel that never touches state creates no files."""
-        if self._project is None:
-            from ..project import Project
+        with self._project_lock:  # comm requests on a subshell thread may get here first
+            if self._project is None:
+                from ..project import Project
 
-            self._project = Project.current()
-        return self._project
+                self._project = Project.current()
+            return self._project
 
     @property
     def views(self) -> ViewRegistry:

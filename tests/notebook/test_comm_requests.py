@@ -33,9 +33,17 @@ def getOrderStatus(order_id: str) -> dict:
 class Channel:
     """One frontend's comm to ``agentcore.graph``: requests with ids, answers matched by reply_to."""
 
-    def __init__(self, k: Kernel) -> None:
+    def __init__(self, k: Kernel, subshell: str | None = None) -> None:
         self.k = k
-        self.comm_id = k.comm_open("agentcore.graph")
+        #: JupyterLab 4.4+ sends a comm's messages on a subshell of its own (per comm target).
+        self.subshell = subshell
+        self.comm_id = uuid.uuid4().hex
+        msg = k.client.session.msg(
+            "comm_open", {"comm_id": self.comm_id, "target_name": "agentcore.graph", "data": {}}
+        )
+        if subshell is not None:
+            msg["header"]["subshell_id"] = subshell
+        k.client.shell_channel.send(msg)
         (snap,) = k.comm_messages(self.comm_id, 1)
         self.snapshot: dict[str, Any] = snap["content"]["data"]
         assert self.snapshot["type"] == "snapshot"
@@ -43,6 +51,7 @@ class Channel:
     def send(self, data: dict[str, Any], subshell: str | None = None) -> str:
         rid = uuid.uuid4().hex[:10]
         msg = self.k.client.session.msg("comm_msg", {"comm_id": self.comm_id, "data": {**data, "id": rid}})
+        subshell = subshell or self.subshell
         if subshell is not None:
             msg["header"]["subshell_id"] = subshell
         self.k.client.shell_channel.send(msg)
@@ -260,6 +269,8 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
     tmp_path.mkdir()
     chdir(k, tmp_path)
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("mine")
     good = _nb([("s1", "y = 3", [])])
     cases: list[tuple[dict[str, Any], str]] = [
         ({"type": "launch"}, "unknown request type 'launch'"),
@@ -288,6 +299,7 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
         ({"type": "export", "notebook": {"cells": [], "nbformat": 3}, "path": "b"}, "must be nbformat 4"),
         ({"type": "export", "notebook": good}, '"path" must be the bundle folder'),
         ({"type": "export", "notebook": good, "path": "afile/bundle"}, "cannot write the bundle to"),
+        ({"type": "export", "notebook": good, "path": "mine"}, "exists and is not a bundle"),
         ({"type": "export", "notebook": good, "path": "b", "notebook_path": "x.py"}, "ending in .ipynb"),
     ]
     for request, expected in cases:
@@ -296,7 +308,8 @@ def test_bad_requests_get_one_line_and_the_comm_keeps_working(
         assert expected in err["error"], (request, err["error"])
         assert "\n" not in err["error"] and "Traceback" not in err["error"]
     assert (tmp_path / "afile").read_text() == "not a folder"
-    assert not (tmp_path / "b").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert not (tmp_path / "b").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "mine"]
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]
     # without an id, or not even an object: still one error line, no reply_to
     for raw, expected in (
         ([1, 2], "a request is a JSON object"),
@@ -331,3 +344,28 @@ def test_graph_run_stale_runs_stale_cells_and_their_dependents(kernel: Kernel, c
     assert started and started[0]["nodes"] == stale
     assert k.value("top") == 60 and k.value("mid") == 6
     assert [n["state"] for n in k.snapshot()["nodes"]] == ["fresh"] * 4
+
+
+def test_a_comm_on_a_subshell_as_jupyterlab_opens_it_stays_consistent_with_the_cells(kernel: Kernel):
+    k = kernel
+    k.ok("%graph reset")
+    lab = Channel(k, subshell=subshell(k))
+    seqs = [lab.snapshot["seq"]]
+    asked = []
+    for i in range(6):  # each refresh is answered on the subshell's thread while the cell runs
+        asked.append(lab.send({"type": "refresh"}))
+        ran = k.ok(f"v{i} = v{i - 1} + 1" if i else "v0 = 0", cell_id())
+        seqs += [
+            m["content"]["data"]["seq"]
+            for m in ran.of_type("comm_msg")
+            if m["content"]["comm_id"] == lab.comm_id
+        ]
+    answers = [lab.answer(rid) for rid in asked]
+    assert [a["type"] for a in answers] == ["snapshot"] * 6
+    seqs += [a["seq"] for a in answers]
+    assert len(set(seqs)) == len(seqs)  # one counter for answers and changes, nothing sent twice
+    last = lab.ask({"type": "refresh"})
+    assert last["graph"] == k.snapshot() and len(last["graph"]["nodes"]) == 6
+    assert last["graph"]["edges"] == [[f"cell_{i}", f"cell_{i + 1}"] for i in range(1, 6)]
+    runs = lab.ask({"type": "runs", "limit": 3})
+    assert runs["type"] == "runs" and runs["runs"][-1]["kind"] in ("notebook", "graph", "agent")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .conftest import Kernel, cell_id
-from .test_comm_requests import Channel
+from .test_comm_requests import Channel, subshell
 
 
 def test_the_comm_after_a_kernel_restart(tmp_path: Path):
@@ -62,5 +62,24 @@ def test_the_comm_in_a_stock_kernel_after_load_ext(tmp_path: Path):
         err = ch.ask({"type": "trace"})
         assert err["type"] == "error" and 'trace needs "run_id"' in err["error"]
         assert ch.ask({"type": "refresh"})["graph"]["edges"] == [["cell_1", "cell_2"]]
+    finally:
+        k.close()
+
+
+def test_a_fresh_kernel_whose_first_message_is_the_comm_on_a_subshell(tmp_path: Path):
+    """JupyterLab's start: the comm opens on its own subshell before any cell has run, so the
+    kernel's lazy start happens on that subshell's thread."""
+    k = Kernel("agentcore", str(tmp_path / "home"))
+    try:
+        lab = Channel(k, subshell=subshell(k))
+        assert lab.snapshot["graph"]["nodes"] == []
+        added = k.ok("a = 1", cell_id())
+        changes = [
+            m["content"]["data"] for m in added.of_type("comm_msg") if m["content"]["comm_id"] == lab.comm_id
+        ]
+        assert changes and changes[-1]["changes"][0]["op"] == "node_added"
+        assert k.ok("%graph stale").stdout.strip() == "no stale cells"  # the magics are registered
+        (run,) = lab.ask({"type": "runs"})["runs"]
+        assert run["kind"] == "notebook" and run["span_count"] >= 1
     finally:
         k.close()
