@@ -41,9 +41,11 @@ pytestmark = [
 ]
 
 # The showcase's cells (by nbformat cell id) and what the graph calls them.
-TOOL_CELL, MEMORY_CELL, AGENT_CELL = "c34bcb0f", "d41b1bfa", "11ed9e07"
-LONG = 300_000
-ACTIVE_CELL_ID = "(document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active .acx-badge')?.dataset.cellId ?? null)"  # ms: a busy 2-core machine
+BIG = 60  # cells in the large notebook
+LONG = 240_000  # ms: a busy 2-core machine (under the per-test timeout, so failures explain themselves)
+ACTIVE_CELL_ID = (
+    "(document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active .acx-badge')?.dataset.cellId ?? null)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "nbformat_minor": 5,
     }  # fmt: skip
     (root / "stock.ipynb").write_text(json.dumps(stock))
+    big = dict(
+        stock,
+        metadata={
+            "kernelspec": {"name": "agentcore", "display_name": "AgentCore (Python 3)", "language": "python"}
+        },
+    )
+    # 60 cells: a chain with a fan-out every 5th cell, so a tall graph with long edges
+    big["cells"] = [
+        {"cell_type": "code", "id": f"big-{i}", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": f"v{i} = {'v' + str(i - 1) if i % 5 else 'v0' if i else '0'} + 1"}
+        for i in range(BIG)
+    ]  # fmt: skip
+    (root / "big.ipynb").write_text(json.dumps(big))
     try:
         with jupyterlab(base, root) as server:
             server["root"] = root
@@ -165,7 +180,6 @@ EXPECTED = {
     "1a902521": ("cell_9", "python"),  # result = _agent_result
     "6c4d6344": ("cell_10", "python"),  # replay: reads project and result
 }
-UPSTREAM = "d41b1bfa"  # defines `project`: cell_4 and cell_10 read it
 
 
 def test_graph_panel_shows_the_showcase_graph(page: Any) -> None:
@@ -514,4 +528,50 @@ def test_closing_a_notebook_while_its_cell_runs_leaves_the_panels_working(page: 
         "closed-traces",
         timeout=120_000,
     )
+    _no_console_errors(page)
+
+
+def test_a_60_node_graph_stays_readable_and_pans(page: Any) -> None:
+    lab = page.agentcore_lab
+    page.goto(f"{lab['url']}/lab/tree/big.ipynb?token={lab['token']}")
+    page.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=LONG)
+    page.locator(".acx-toolbar-agentcore-graph:visible").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    _wait(
+        page,
+        "n => document.querySelectorAll('#agentcore-graph-panel .acx-node').length === n",
+        "the 60-cell graph was not drawn",
+        "big",
+        arg=BIG,
+    )
+    _wait_idle(page, "big-run")
+    boxes = page.locator("#agentcore-graph-panel .acx-node .acx-node-box").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })"
+    )
+    assert len(boxes) == BIG
+    assert min(b[3] for b in boxes) >= 23.5  # 40 px boxes never drawn below 0.6: names stay legible
+    for i, a in enumerate(boxes):  # no two nodes overlap
+        for b in boxes[i + 1 :]:
+            assert (
+                a[0] + a[2] <= b[0] + 0.5
+                or b[0] + b[2] <= a[0] + 0.5
+                or a[1] + a[3] <= b[1] + 0.5
+                or b[1] + b[3] <= a[1] + 0.5
+            )
+    assert len(_edges(page)) >= BIG - 1
+    svg = page.locator("#agentcore-graph-panel .acx-graph-svg")
+    before = page.locator("#agentcore-graph-panel .acx-graph-root").get_attribute("transform")
+    svg.hover()
+    page.mouse.wheel(0, 600)  # the wheel scrolls a tall graph
+    _wait(
+        page,
+        "t => document.querySelector('#agentcore-graph-panel .acx-graph-root').getAttribute('transform') !== t",
+        "the wheel did not scroll the graph",
+        "big-scroll",
+        arg=before,
+        timeout=30_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "labext-graph-60-nodes.png"))
     _no_console_errors(page)
