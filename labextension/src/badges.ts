@@ -55,7 +55,7 @@ export class Badges {
       }
       if (!node) {
         badge?.remove();
-        cell.node.classList.remove('acx-has-badge');
+        cell.node.classList.remove('acx-has-badge', 'acx-has-policy');
         continue;
       }
       if (!badge) {
@@ -84,6 +84,7 @@ export class Badges {
         p.textContent = policy;
         badge.appendChild(p);
       }
+      cell.node.classList.toggle('acx-has-policy', !!policy);
       badge.title = `${node.name}: ${node.kind}, ${node.state}${policy ? `; ${policy}` : ''}${node.error ? `\n${node.error}` : ''}`;
     }
   }

@@ -105,7 +105,7 @@ export class GraphView {
 
   private _layout(nodes: IGraphNode[], edges: Edge[]): void {
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: 'TB', nodesep: 24, ranksep: 36, marginx: 8, marginy: 8 });
+    g.setGraph({ rankdir: 'TB', nodesep: 24, edgesep: 6, ranksep: 36, marginx: 8, marginy: 8 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of nodes) {
       g.setNode(n.name, { width: NODE_W, height: NODE_H });
