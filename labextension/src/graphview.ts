@@ -97,7 +97,16 @@ export class GraphView {
     // fit the width (a tall graph scrolls with the wheel); the height too when it is small
     const k = Math.max(0.6, Math.min(1.2, (rect.width - 20) / this._size.w, Math.max((rect.height - 20) / this._size.h, 0.9)));
     this._k = k;
-    this._x = Math.max(10, (rect.width - this._size.w * k) / 2);
+    if (this._size.w * k <= rect.width - 20) {
+      this._x = (rect.width - this._size.w * k) / 2;
+    } else {
+      // wider than the panel (long edges take lanes beside the column): centre on the nodes
+      const xs = Array.from(this._positions.values())
+        .map(p => p.x)
+        .sort((a, b) => a - b);
+      const mid = xs.length ? xs[Math.floor(xs.length / 2)] : this._size.w / 2;
+      this._x = rect.width / 2 - mid * k;
+    }
     this._y = 34; // below the zoom buttons
     this._userMoved = false;
     this._apply();
