@@ -131,8 +131,14 @@ class Runtime:
         context: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
         cancel: threading.Event | None = None,
+        flush: bool = True,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
+
+        ``flush=False`` returns before the run's events are committed: they are appended (in
+        ``seq`` order) and the log's writer commits them with other runs' events in one
+        transaction; ``log.flush()`` (or closing the log) makes them durable. The HTTP service
+        uses it and flushes when it drains (``docs/serve.md``, durability).
 
         ``context`` seeds the run's context (recorded in ``ContextFetched``; a served run puts its
         ``request`` there); ``state`` seeds its private state (a stream sink); setting ``cancel``
@@ -171,7 +177,7 @@ class Runtime:
             )
         )
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
-        return self._execute(run, plan, only_set, done, resumed=[])
+        return self._execute(run, plan, only_set, done, resumed=[], flush=flush)
 
     async def arun(self, graph: Graph, input: Any = None, **kwargs: Any) -> RunResult:
         """``run`` for async callers (runs the scheduler in a worker thread)."""
@@ -217,6 +223,7 @@ class Runtime:
         only: set[str] | None,
         done: dict[str, tuple[str, Any]],
         resumed: list[str],
+        flush: bool = True,
     ) -> RunResult:
         t0 = time.perf_counter()
         execution: Execution | None = None
@@ -245,7 +252,7 @@ class Runtime:
             error = error_line(exc)
             raise
         finally:
-            result = self._finish(run, plan, execution, status, error, t0, resumed)
+            result = self._finish(run, plan, execution, status, error, t0, resumed, flush)
         return result
 
     def _finish(
@@ -257,6 +264,7 @@ class Runtime:
         error: str,
         t0: float,
         resumed: list[str],
+        flush: bool = True,
     ) -> RunResult:
         outputs = execution.outputs if execution else {}
         errors = dict(execution.errors) if execution else {}
@@ -293,7 +301,8 @@ class Runtime:
         if status != "succeeded":
             run.span.set_status(Status(StatusCode.ERROR, error or f"failed nodes: {', '.join(failed)}"))
         run.span.end()
-        self.log.flush()
+        if flush:
+            self.log.flush()
         skipped = [
             k for k, s in (execution.status.items() if execution else []) if s in ("skipped", "blocked")
         ]
