@@ -38,6 +38,7 @@ from .executors import Body
 from .hooks import RunHook
 from .plan import Plan
 from .scheduler import Execution, error_line
+from .session_state import SessionStates
 from .workers import LoopThread, WorkerPool
 
 DURABILITY = ("async", "sync")
@@ -104,6 +105,8 @@ class Runtime:
         self._loop = LoopThread()
         #: Where eligible node bodies run instead of this process (``ray_backend.RayBackend``).
         self.remote: Any = None
+        #: State of long-lived sub-agent sessions run locally (``session_state``).
+        self.session_states = SessionStates()
 
     @classmethod
     def durable(cls, home: str | Path | None = None, **kwargs: Any) -> Runtime:
@@ -367,7 +370,15 @@ class Runtime:
             run.span.set_attribute("agentcore.resume.unsaved_names", sorted(unsaved))
         return self._execute(run, plan, None, done, resumed=committed)
 
+    def end_session(self, session_id: str) -> None:
+        """Forget a session's sub-agent state (here, and its Ray actors): the session ended."""
+        self.session_states.end(session_id)
+        end = getattr(self.remote, "end_session", None)
+        if end is not None:
+            end(session_id)
+
     def close(self) -> None:
+        self.session_states.clear()
         self._pool.shutdown()
         self._loop.shutdown()
         self.log.close()

@@ -66,6 +66,7 @@ class Service:
 
     # ------------------------------------------------------------------ sessions
     def _ended(self, session_id: str) -> None:
+        self.loaded.project.runtime().end_session(session_id)  # its sub-agent state (and Ray actors)
         memory = self.loaded.project.services.opened().get("memory")
         if memory is not None and hasattr(memory, "end_session"):
             memory.end_session(session_id)
