@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +38,15 @@ from ..runtime.stream import STREAM_KEY, background_tasks
 from . import sse
 from .config import CUSTOM_PREFIX, REQUEST_HEADER, SESSION_HEADER, ServeConfig
 from .sessions import SessionExpired, SessionTable
+
+_ids = random.Random()  # seeded once from os.urandom
+
+
+def new_id() -> uuid.UUID:
+    """A random (version 4) UUID without a system call per request: ``uuid4()`` reads
+    ``os.urandom``, which drops the GIL and, under load, waits to get it back. Run and request
+    ids must be unique, not secret (they are no credential)."""
+    return uuid.UUID(int=_ids.getrandbits(128), version=4)
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -169,7 +179,7 @@ class Service:
         request_id = raw.get(REQUEST_HEADER)
         context = {
             "request": {
-                "request_id": request_id.decode("latin-1") if request_id else str(uuid.uuid4()),
+                "request_id": request_id.decode("latin-1") if request_id else str(new_id()),
                 "session_id": session_id,
                 "headers": {k: v.decode("latin-1") for k, v in raw.items() if k.startswith(CUSTOM_PREFIX)},
             }
@@ -182,7 +192,7 @@ class Service:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
-        run_id = uuid.uuid4().hex
+        run_id = new_id().hex
         output = self.output
         runtime = self.loaded.project.runtime()
 
