@@ -79,7 +79,7 @@ class RayBackend:
             return fn(**inputs)
 
         self._task = run_node
-        self._actor_class = ray.remote(num_cpus=0)(SessionActor)
+        self._actor_class: Any = ray.remote(num_cpus=0)(session_actor_class())
         #: (session -> node id -> actor handle); a dropped session's actors are killed.
         self.actors = SessionStates(session_limit, on_drop=self._kill)
         self._session_fns: set[int] = set()
@@ -157,18 +157,26 @@ class RayBackend:
         self.started = False
 
 
-class SessionActor:
-    """One sub-agent session of one node on Ray: its state lives here between calls."""
+def session_actor_class() -> type:
+    """The actor class, made here so it travels by value (like ``run_node``): Ray workers of a
+    cluster need not have agentcore-nb installed."""
 
-    def __init__(self, fn: Any) -> None:
-        self.fn = fn
-        self.state: dict[str, Any] = {}
+    class SessionActor:
+        """One sub-agent session of one node on Ray: its state lives here between calls."""
 
-    def call(self, inputs: dict[str, Any]) -> Any:
-        return self.fn(**{PARAM: self.state}, **inputs)
+        def __init__(self, fn: Any) -> None:
+            self.fn = fn
+            self.state: dict[str, Any] = {}
 
-    def pid(self) -> int:
-        return os.getpid()
+        def call(self, inputs: dict[str, Any]) -> Any:
+            return self.fn(**{PARAM: self.state}, **inputs)
+
+        def pid(self) -> int:
+            import os
+
+            return os.getpid()
+
+    return SessionActor
 
 
 def use_ray(runtime: Any, address: str = "", **init_kwargs: Any) -> RayBackend:

@@ -3,7 +3,7 @@ across its calls in the same session (the run's ``session_id``: a served session
 caller names), e.g. a sub-agent's conversation so far.
 
 The local backend keeps the dicts here, in the driver; the Ray backend keeps each one inside a Ray
-actor per (session, node) that runs the node's calls (``ray_backend.SessionActor``). Both end a
+actor per (session, node) that runs the node's calls (``ray_backend.session_actor_class``). Both end a
 session's state when the session ends (:meth:`Runtime.end_session`, called by ``agentcore serve``
 when a session expires) and keep at most ``limit`` sessions, forgetting the least recently used.
 """
