@@ -1,8 +1,8 @@
 """``agentcore serve`` vs the official SDK's ``BedrockAgentCoreApp``, both serving an echo agent.
 
 Ours: a one-node echo bundle (``payload -> payload``) under ``agentcore serve`` (the full path:
-JSON parse, session handling, a run on the project's durable runtime with its events committed to
-DuckDB, the JSON response). The peer: ``bedrock-agentcore``'s ``BedrockAgentCoreApp`` with an
+JSON parse, session handling, a run on the project's durable runtime with its spans and its events
+group-committed to DuckDB off the request path (docs/serve.md, durability), the JSON response). The peer: ``bedrock-agentcore``'s ``BedrockAgentCoreApp`` with an
 ``@app.entrypoint`` echo handler, ``app.run()``. Both are one process on 127.0.0.1, driven by the
 same load generator from another process (Debian's ``wrk``: 1 thread, 16 connections, POST of a
 small JSON body), alternating A-B-A-...; each measured round follows a warm-up.

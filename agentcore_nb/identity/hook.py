@@ -1,5 +1,11 @@
 """Issuance in the runtime: every node invocation gets its own token, narrowed to what it needs.
 
+The grant (agent, scopes, what was withheld) is decided when the node starts and recorded on its
+span. A node that asks for scopes (tool, memory, code, agent nodes, or declared ones) gets its
+token then; one that asks for none (a plain python node) gets it signed on first use of
+``ctx.token``, so a node that crosses no boundary costs no signature. A revoked session is
+refused at every node start either way.
+
 The run's root is the caller's token (``runtime.run(..., token=)``, verified at provision and
 bound to the run's session; a single-use token is spent there, the run being its one use) or,
 without one, the local owner. Each node's token carries the
@@ -14,6 +20,7 @@ as the current actor in ``act`` (RFC 8693), prior actors nested inside.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -72,41 +79,68 @@ class IdentityHook(RunHook):
         run.state["identity.service"] = identity
 
     def node_started(self, ctx: NodeContext) -> None:
+        """Decide the node's grant (span attributes now); sign its token when it is first used."""
         state = ctx.run.state
-        claims_of: dict[str, Claims] | None = state.get(_CLAIMS)
+        claims_of: dict[str, Any] | None = state.get(_CLAIMS)
         if claims_of is None:
             return
         identity: Identity = state["identity.service"]
+        reason = identity.revocations.reason(ctx.session_id, "")
+        if reason:  # a revoked session runs nothing more, token or not
+            raise NotPermittedError(f"not permitted: issue ({reason})")
         parent_id = ctx.node_id.rpartition("/")[0]
-        parent = claims_of.get(parent_id) if parent_id else None
-        if parent is None:
-            parent = claims_of.get("")
+        parent_id = parent_id if parent_id in claims_of else ""
         wanted = node_scopes(ctx.node)
         actor = agent_name(ctx.node)
+        parent = claims_of.get(parent_id)
         if parent is None:
-            subject = actor or _graph_subject(ctx.run.graph.name)
-            token, claims = identity._mint(subject, wanted, session=ctx.session_id)
-            withheld: list[str] = []
+            agent, granted, withheld = actor or _graph_subject(ctx.run.graph.name), wanted, []
         else:
-            granted = narrow(parent.scopes, wanted)
+            scopes = parent.scopes if isinstance(parent, Claims) else parent[1]
+            granted = narrow(scopes, wanted)
             withheld = [w for w in wanted if not allowed(granted, w)]
-            token, claims = identity._mint(actor or parent.agent, granted, parent=parent)
-        ctx.token = token
-        claims_of[ctx.node_id] = claims
-        state[_ISSUED].append(token)
-        identity._live[token] = (ctx, claims)
+            agent = actor or (parent.agent if isinstance(parent, Claims) else parent[2])
+        claims_of[ctx.node_id] = (ctx, granted, agent)  # pending until the token is first used
+        ctx._token = None  # each attempt is an invocation with a token of its own
+        ctx.minter = functools.partial(self._mint, identity, claims_of, parent_id, actor, granted)
         span = ctx.span
         if span.is_recording():
-            span.set_attribute(conv.IDENTITY_AGENT, claims.agent)
-            span.set_attribute(conv.IDENTITY_JTI, claims.jti)
-            span.set_attribute(conv.IDENTITY_SCOPES, list(claims.scopes))
+            span.set_attribute(conv.IDENTITY_AGENT, agent)
+            span.set_attribute(conv.IDENTITY_SCOPES, list(granted))
             if withheld:
                 span.set_attribute(conv.IDENTITY_WITHHELD, withheld)
+        if wanted:  # it will cross a boundary: it holds its token from the start
+            ctx.token  # noqa: B018
+
+    @staticmethod
+    def _mint(
+        identity: Identity,
+        claims_of: dict[str, Any],
+        parent_id: str,
+        actor: str | None,
+        granted: tuple[str, ...],
+        ctx: NodeContext,
+    ) -> str:
+        parent = claims_of.get(parent_id)
+        if parent is not None and not isinstance(parent, Claims):
+            parent[0].token  # noqa: B018 - a child's token derives from its parent's: mint that first
+            parent = claims_of[parent_id]
+        if parent is None:
+            subject = actor or _graph_subject(ctx.run.graph.name)
+            token, claims = identity._mint(subject, granted, session=ctx.session_id)
+        else:
+            token, claims = identity._mint(actor or parent.agent, granted, parent=parent)
+        claims_of[ctx.node_id] = claims
+        ctx.run.state[_ISSUED].append(token)
+        identity._live[token] = (ctx, claims)
+        if ctx.span.is_recording():
+            ctx.span.set_attribute(conv.IDENTITY_JTI, claims.jti)
+        return token
 
     def node_finished(self, ctx: NodeContext, ok: bool, output: Any, error: BaseException | None) -> None:
         identity = ctx.run.state.get("identity.service")
-        if identity is not None and ctx.token is not None:
-            identity._live.pop(ctx.token, None)
+        if identity is not None and ctx._token is not None:
+            identity._live.pop(ctx._token, None)
 
     def vanish(self, run: RunContext) -> None:
         identity = run.state.get("identity.service")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 _rng = random.Random()
+_mint_lock = threading.RLock()  # a child's mint may mint its parent's token first
 
 
 def span_ids(span: trace.Span) -> tuple[str, str]:
@@ -76,8 +77,24 @@ class NodeContext:
     attempt: int = 1
     span: trace.Span = field(default_factory=lambda: trace.INVALID_SPAN)
     span_id: str = ""
-    #: The node's scoped identity token, set by the identity hook when one is installed.
-    token: str | None = field(default=None, repr=False)
+    #: The node's scoped identity token (see :attr:`token`).
+    _token: str | None = field(default=None, repr=False)
+    #: Mints the token on first use (set by the identity hook): nodes that cross no boundary
+    #: (a plain python node) cost no signature.
+    minter: Callable[[NodeContext], str] | None = field(default=None, repr=False)
+
+    @property
+    def token(self) -> str | None:
+        """The node's scoped identity token when identity is installed, minted on first use."""
+        if self._token is None and self.minter is not None:
+            with _mint_lock:
+                if self._token is None and self.minter is not None:
+                    self._token = self.minter(self)
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token, self.minter = value, None
 
     @property
     def run_id(self) -> str:

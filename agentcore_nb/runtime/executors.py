@@ -23,6 +23,7 @@ from ..graph.spec import Node, resolve_callable
 from ..graph.validate import KIND_VALIDATORS
 from ..observability import conventions as conv
 from ..observability.conventions import OPERATIONS as OPERATIONS
+from .session_state import PARAM, wants_session_state
 
 if TYPE_CHECKING:
     from .context import NodeContext
@@ -129,6 +130,8 @@ class PythonExecutor:
         except (TypeError, ValueError):
             pass
         is_async = inspect.iscoroutinefunction(fn)
+        if wants_session_state(fn, node.inputs):
+            return _session_body(fn, wants_ctx, is_async, attrs)
         if wants_ctx:
             if is_async:
 
@@ -158,6 +161,22 @@ class PythonExecutor:
             return eval(last, ns) if last is not None else None
 
         return Body(run_code, attributes=attrs, defines=defines)
+
+
+def _session_body(fn: Callable[..., Any], wants_ctx: bool, is_async: bool, attrs: dict[str, Any]) -> Body:
+    """A long-lived sub-agent session (:mod:`.session_state`): its dict for this session goes in."""
+
+    def args(ctx: NodeContext, inputs: dict[str, Any]) -> dict[str, Any]:
+        state = ctx.run.runtime.session_states.get(ctx.session_id, ctx.node_id)
+        return {"ctx": ctx, PARAM: state, **inputs} if wants_ctx else {PARAM: state, **inputs}
+
+    if is_async:
+
+        async def call_async(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
+            return await fn(**args(ctx, inputs))
+
+        return Body(call_async, True, attributes=attrs)
+    return Body(lambda ctx, inputs: fn(**args(ctx, inputs)), attributes=attrs)
 
 
 register_executor(PythonExecutor())

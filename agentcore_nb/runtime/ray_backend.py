@@ -7,6 +7,12 @@ every other node (tools, memory, code, reason, agents, cell code) runs in the dr
 local backend, so results and events are the same. Functions of a bundle's ``cells.py`` (a module
 made in memory) are pickled by value. The ``ray`` extra provides Ray (``pip install
 agentcore-nb[ray]``).
+
+Long-lived sub-agent sessions (a python callable taking ``session_state``, see
+:mod:`.session_state`) run in a Ray actor per (session, node): the actor holds the session's
+state and runs every call of that node in that session, so the state never travels; the actor ends
+with the session (:meth:`Runtime.end_session`, a served session's expiry), when more than
+``session_limit`` sessions are live (least recently used first), or when the backend shuts down.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import threading
 from typing import Any
 
 from ..errors import AgentcoreError
+from .session_state import LIMIT, PARAM, SessionStates, wants_session_state
 
 
 def _check_reachable(address: str, timeout: float = 3.0) -> None:
@@ -41,7 +48,9 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
 class RayBackend:
     """Runs eligible node bodies as Ray tasks (see the module docstring)."""
 
-    def __init__(self, address: str = "", *, init: bool = True, **init_kwargs: Any) -> None:
+    def __init__(
+        self, address: str = "", *, init: bool = True, session_limit: int = LIMIT, **init_kwargs: Any
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -70,6 +79,10 @@ class RayBackend:
             return fn(**inputs)
 
         self._task = run_node
+        self._actor_class: Any = ray.remote(num_cpus=0)(session_actor_class())
+        #: (session -> node id -> actor handle); a dropped session's actors are killed.
+        self.actors = SessionStates(session_limit, on_drop=self._kill)
+        self._session_fns: set[int] = set()
 
     def function_for(self, prepared: Any) -> Any:
         """The callable to run on Ray for this prepared node, or None (it runs in the driver)."""
@@ -99,6 +112,8 @@ class RayBackend:
             self._pickle_by_value(fn)
         with self._lock:
             self._eligible[key] = found
+            if found is not None and wants_session_state(fn, node.inputs):
+                self._session_fns.add(key)
         return found
 
     def _pickle_by_value(self, fn: Any) -> None:
@@ -111,14 +126,57 @@ class RayBackend:
             self.ray.cloudpickle.register_pickle_by_value(module)
         self._by_value.add(name)
 
-    def call(self, fn: Any, inputs: dict[str, Any]) -> Any:
-        """Run ``fn(**inputs)`` as a Ray task and wait for its value (in a driver worker thread)."""
+    def call(self, fn: Any, inputs: dict[str, Any], ctx: Any = None) -> Any:
+        """Run ``fn(**inputs)`` as a Ray task (a sub-agent session's call: on its actor) and wait
+        for its value (in a driver worker thread)."""
+        if id(fn) in self._session_fns and ctx is not None:
+            actor = self.actors.get(ctx.session_id, ctx.node_id, make=lambda: self._actor_class.remote(fn))
+            return self.ray.get(actor.call.remote(inputs))
         return self.ray.get(self._task.remote(fn, inputs))
 
+    def session_actors(self, session_id: str) -> dict[str, Any]:
+        """The live actors of a session, by node id (for status and tests)."""
+        return dict(self.actors._sessions.get(session_id) or {})
+
+    def end_session(self, session_id: str) -> None:
+        self.actors.end(session_id)
+
+    def _kill(self, session_id: str, actors: dict[str, Any]) -> None:
+        if not self.ray.is_initialized():
+            return
+        for actor in actors.values():
+            try:
+                self.ray.kill(actor)
+            except Exception:
+                pass
+
     def shutdown(self) -> None:
+        self.actors.clear()
         if self.started and self.ray.is_initialized():
             self.ray.shutdown()
         self.started = False
+
+
+def session_actor_class() -> type:
+    """The actor class, made here so it travels by value (like ``run_node``): Ray workers of a
+    cluster need not have agentcore-nb installed."""
+
+    class SessionActor:
+        """One sub-agent session of one node on Ray: its state lives here between calls."""
+
+        def __init__(self, fn: Any) -> None:
+            self.fn = fn
+            self.state: dict[str, Any] = {}
+
+        def call(self, inputs: dict[str, Any]) -> Any:
+            return self.fn(**{PARAM: self.state}, **inputs)
+
+        def pid(self) -> int:
+            import os
+
+            return os.getpid()
+
+    return SessionActor
 
 
 def use_ray(runtime: Any, address: str = "", **init_kwargs: Any) -> RayBackend:

@@ -38,6 +38,7 @@ from .executors import Body
 from .hooks import RunHook
 from .plan import Plan
 from .scheduler import Execution, error_line
+from .session_state import SessionStates
 from .workers import LoopThread, WorkerPool
 
 DURABILITY = ("async", "sync")
@@ -104,6 +105,8 @@ class Runtime:
         self._loop = LoopThread()
         #: Where eligible node bodies run instead of this process (``ray_backend.RayBackend``).
         self.remote: Any = None
+        #: State of long-lived sub-agent sessions run locally (``session_state``).
+        self.session_states = SessionStates()
 
     @classmethod
     def durable(cls, home: str | Path | None = None, **kwargs: Any) -> Runtime:
@@ -131,8 +134,14 @@ class Runtime:
         context: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
         cancel: threading.Event | None = None,
+        flush: bool = True,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
+
+        ``flush=False`` returns before the run's events are committed: they are appended (in
+        ``seq`` order) and the log's writer commits them with other runs' events in one
+        transaction; ``log.flush()`` (or closing the log) makes them durable. The HTTP service
+        uses it and flushes when it drains (``docs/serve.md``, durability).
 
         ``context`` seeds the run's context (recorded in ``ContextFetched``; a served run puts its
         ``request`` there); ``state`` seeds its private state (a stream sink); setting ``cancel``
@@ -171,7 +180,7 @@ class Runtime:
             )
         )
         done = {k: ("succeeded", v) for k, v in (given or {}).items()}
-        return self._execute(run, plan, only_set, done, resumed=[])
+        return self._execute(run, plan, only_set, done, resumed=[], flush=flush)
 
     async def arun(self, graph: Graph, input: Any = None, **kwargs: Any) -> RunResult:
         """``run`` for async callers (runs the scheduler in a worker thread)."""
@@ -217,6 +226,7 @@ class Runtime:
         only: set[str] | None,
         done: dict[str, tuple[str, Any]],
         resumed: list[str],
+        flush: bool = True,
     ) -> RunResult:
         t0 = time.perf_counter()
         execution: Execution | None = None
@@ -245,7 +255,7 @@ class Runtime:
             error = error_line(exc)
             raise
         finally:
-            result = self._finish(run, plan, execution, status, error, t0, resumed)
+            result = self._finish(run, plan, execution, status, error, t0, resumed, flush)
         return result
 
     def _finish(
@@ -257,6 +267,7 @@ class Runtime:
         error: str,
         t0: float,
         resumed: list[str],
+        flush: bool = True,
     ) -> RunResult:
         outputs = execution.outputs if execution else {}
         errors = dict(execution.errors) if execution else {}
@@ -293,7 +304,8 @@ class Runtime:
         if status != "succeeded":
             run.span.set_status(Status(StatusCode.ERROR, error or f"failed nodes: {', '.join(failed)}"))
         run.span.end()
-        self.log.flush()
+        if flush:
+            self.log.flush()
         skipped = [
             k for k, s in (execution.status.items() if execution else []) if s in ("skipped", "blocked")
         ]
@@ -358,7 +370,15 @@ class Runtime:
             run.span.set_attribute(conv.RESUME_UNSAVED, sorted(unsaved))
         return self._execute(run, plan, None, done, resumed=committed)
 
+    def end_session(self, session_id: str) -> None:
+        """Forget a session's sub-agent state (here, and its Ray actors): the session ended."""
+        self.session_states.end(session_id)
+        end = getattr(self.remote, "end_session", None)
+        if end is not None:
+            end(session_id)
+
     def close(self) -> None:
+        self.session_states.clear()
         self._pool.shutdown()
         self._loop.shutdown()
         self.log.close()

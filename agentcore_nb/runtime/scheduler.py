@@ -250,7 +250,7 @@ class Execution:
         try:
             remote = self.rt.remote.function_for(prepared) if self.rt.remote is not None else None
             if remote is not None:  # only the call crosses: events and spans stay in this process
-                value = self.rt.remote.call(remote, inputs)
+                value = self.rt.remote.call(remote, inputs, ctx)
             else:
                 value = drain_output(ctx, body.call(ctx, inputs))
             return key, token, True, value, None, time.perf_counter() - t0

@@ -4,21 +4,29 @@ The bundle is loaded once (manifest check, ``cells.py``, graph, definitions: the
 :class:`LoadedBundle`, the runner ``agentcore run local`` uses); each request is one run of it on
 the project's runtime, in a worker thread, with the request's session, request id and custom
 headers in the run's context. A run whose output node yields values answers as a stream.
+
+The hot path is lean on purpose (``docs/serve.md``, performance): ``POST /invocations`` is a plain
+ASGI handler (no routing, no request/response objects on success), the run goes to a fixed pool of
+``workers`` threads and comes back with one wake-up of the event loop, the graph's plan is built
+once per bundle, node tokens are signed only when a node uses one, and the run's events are
+group-committed by the log's writer thread with other runs' events instead of being waited for
+(the service flushes the log when it drains; see :mod:`.server`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -30,6 +38,15 @@ from ..runtime.stream import STREAM_KEY, background_tasks
 from . import sse
 from .config import CUSTOM_PREFIX, REQUEST_HEADER, SESSION_HEADER, ServeConfig
 from .sessions import SessionExpired, SessionTable
+
+_ids = random.Random()  # seeded once from os.urandom
+
+
+def new_id() -> uuid.UUID:
+    """A random (version 4) UUID without a system call per request: ``uuid4()`` reads
+    ``os.urandom``, which drops the GIL and, under load, waits to get it back. Run and request
+    ids must be unique, not secret (they are no credential)."""
+    return uuid.UUID(int=_ids.getrandbits(128), version=4)
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -51,10 +68,15 @@ class Service:
         self.sessions = SessionTable(
             idle=config.session_idle, max_lifetime=config.session_max_lifetime, on_expire=self._ended
         )
-        self.limiter = anyio.CapacityLimiter(config.workers)
+        #: Runs execute here, at most ``workers`` at once (more wait their turn).
+        self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="agentcore-serve")
+        from ..runtime.plan import Plan
+
+        Plan.for_graph(loaded.graph)  # compiled once, not on the first request
 
     # ------------------------------------------------------------------ sessions
     def _ended(self, session_id: str) -> None:
+        self.loaded.project.runtime().end_session(session_id)  # its sub-agent state (and Ray actors)
         memory = self.loaded.project.services.opened().get("memory")
         if memory is not None and hasattr(memory, "end_session"):
             memory.end_session(session_id)
@@ -72,36 +94,76 @@ class Service:
             {"status": "HealthyBusy" if busy else "Healthy", "time_of_last_update": background_tasks.changed}
         )
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]]) -> bytes | None:
+        """The request body, :class:`TooLarge` past the limit, None when the client went away."""
         limit = self.config.body_limit
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise TooLarge
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    raise TooLarge
+                break
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(body) > limit:
+                raise TooLarge
+            return body  # one chunk: the usual case
+        chunks, size = [body], len(body)
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise TooLarge
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
-    async def invocations(self, request: Request) -> Response:
+    async def invocations(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """``POST /invocations`` as a plain ASGI handler (see the module docstring)."""
         try:
-            body = await self._body(request)
+            body = await self._body(scope, receive)
         except TooLarge:
-            return error(
+            body = None
+            response: Response | tuple[bytes, str] | None = error(
                 413, "Payload too large", details=f"the body limit is {self.config.body_limit} bytes"
             )
-        except ClientDisconnect:
-            return Response(status_code=400)
+        else:
+            response = Response(status_code=400) if body is None else None
+        if response is None:
+            assert body is not None
+            response = await self._invoke(body, {k.decode("latin-1"): v for k, v in scope["headers"]})
+        if isinstance(response, tuple):  # the common case: a JSON result, sent without an object
+            text, run_id = response
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-length", str(len(text)).encode()),
+                        (b"content-type", b"application/json"),
+                        (b"x-agentcore-run-id", run_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": text})
+            return
+        assert response is not None
+        await response(scope, receive, send)
+
+    async def _invoke(self, body: bytes, raw: dict[str, bytes]) -> Response | tuple[bytes, str]:
         try:
             payload = json.loads(body.decode("utf-8"))
         except UnicodeDecodeError as exc:
             return error(400, "Invalid encoding", details=str(exc))
         except ValueError as exc:
             return error(400, "Invalid JSON", details=str(exc))
-        headers = request.headers
-        session_id = headers.get(SESSION_HEADER)
+        found = raw.get(SESSION_HEADER)
+        session_id = found.decode("latin-1") if found is not None else None
         namespace = None
         if session_id is not None:
             if not session_id or len(session_id) > 256 or not session_id.isprintable():
@@ -114,24 +176,25 @@ class Service:
             value = run_input(self.loaded.bundle, payload) if self.parameters else payload
         except AgentcoreError as exc:
             return error(400, str(exc).replace("--input", "the body"), details=exc.hint or "")
-        request_id = headers.get(REQUEST_HEADER) or str(uuid.uuid4())
+        request_id = raw.get(REQUEST_HEADER)
         context = {
             "request": {
-                "request_id": request_id,
+                "request_id": request_id.decode("latin-1") if request_id else str(new_id()),
                 "session_id": session_id,
-                "headers": {k: v for k, v in headers.items() if k.startswith(CUSTOM_PREFIX)},
+                "headers": {k: v.decode("latin-1") for k, v in raw.items() if k.startswith(CUSTOM_PREFIX)},
             }
         }
         return await self._run(value, session_id, namespace, context)
 
     async def _run(
         self, value: Any, session_id: str | None, namespace: dict[str, Any] | None, context: dict[str, Any]
-    ) -> Response:
+    ) -> Response | tuple[bytes, str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
-        run_id = uuid.uuid4().hex
+        run_id = new_id().hex
         output = self.output
+        runtime = self.loaded.project.runtime()
 
         def sink(ctx: Any, item: Any) -> None:
             if output is None or ctx.node_id == output:
@@ -139,7 +202,7 @@ class Service:
 
         def work() -> None:
             try:
-                result = self.loaded.project.runtime().run(
+                result = runtime.run(
                     self.loaded.graph,
                     value,
                     session_id=session_id,
@@ -148,13 +211,14 @@ class Service:
                     context=context,
                     state={STREAM_KEY: sink},
                     cancel=cancel,
+                    flush=False,  # group-committed off the request path; flushed on drain
                 )
                 message: tuple[str, Any] = ("done", result)
             except BaseException as exc:
                 message = ("error", exc)
-            loop.call_soon_threadsafe(queue.put_nowait, message)
+            loop.call_soon_threadsafe(queue.put_nowait, message)  # the one wake-up of the loop
 
-        task = asyncio.ensure_future(anyio.to_thread.run_sync(work, limiter=self.limiter))
+        task = self.pool.submit(work)
         headers = {"X-Agentcore-Run-Id": run_id}
         kind, got = await queue.get()
         if kind == "item":
@@ -165,9 +229,7 @@ class Service:
             return self._failed(error_line(got), headers)
         if not got.ok:
             return self._failed(self._failure(got)[0], headers)
-        return Response(
-            sse.dumps(jsonable(result_value(got.output))), media_type="application/json", headers=headers
-        )
+        return sse.dumps(jsonable(result_value(got.output))).encode(), run_id
 
     def _failed(self, message: str, headers: dict[str, str]) -> Response:
         return JSONResponse({"error": message}, status_code=500, headers=headers)
@@ -206,8 +268,34 @@ class Service:
                 cancel.set()  # the client went away: the run stops at its next value, cancelled
 
 
+class _Invocations:
+    """The route's endpoint as an ASGI app (Starlette then hands it scope, receive and send)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.service.invocations(scope, receive, send)
+
+
+class ServiceApp:
+    """The service's ASGI app: ``POST /invocations`` straight to :meth:`Service.invocations`,
+    everything else (``/ping``, wrong methods, lifespan) through Starlette's routing."""
+
+    def __init__(self, service: Service, routed: Starlette) -> None:
+        self.service = service
+        self.routed = routed
+        self.state = routed.state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/invocations":
+            await self.service.invocations(scope, receive, send)
+        else:
+            await self.routed(scope, receive, send)
+
+
 def build_app(service: Service) -> Any:
-    """The Starlette app, behind bearer auth when the service needs tokens (see :mod:`.auth`)."""
+    """The ASGI app, behind bearer auth when the service needs tokens (see :mod:`.auth`)."""
     from .auth import protect
 
     @asynccontextmanager
@@ -218,14 +306,15 @@ def build_app(service: Service) -> Any:
         finally:
             sweeper.cancel()
 
-    app = Starlette(
+    routed = Starlette(
         routes=[
-            Route("/invocations", service.invocations, methods=["POST"]),
+            Route("/invocations", _Invocations(service), methods=["POST"]),  # its 405, its slash redirect
             Route("/ping", service.ping, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
-    app.state.service = service
+    routed.state.service = service
     cfg = service.config
     name = service.loaded.name
+    app = ServiceApp(service, routed)
     return protect(app, cfg.host, cfg.auth, service.loaded.project, scope=f"invoke:{name}", realm="agentcore")

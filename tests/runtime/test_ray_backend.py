@@ -191,3 +191,93 @@ def test_a_ray_address_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith(f"error: Ray at 127.0.0.1:{port} does not answer")
     assert "Traceback" not in done.stderr
     assert time.monotonic() - t0 < 60  # no hang
+
+
+SESSION_CELLS = """
+import os
+
+
+def converse(message, session_state):
+    turns = session_state.setdefault("turns", [])
+    turns.append(message)
+    return {"turns": list(turns), "pid": os.getpid()}
+"""
+
+
+def session_bundle(out: Path) -> Path:
+    spec = {
+        "agentcore_graph": 1,
+        "name": "subagent",
+        "output": "sub",
+        "nodes": [
+            {"name": "sub", "inputs": {"message": "$input.message"}, "config": {"callable": "cells:converse"}}
+        ],
+        "metadata": {"parameters": {"message": {"default": ""}}},
+    }
+    return write_graph_bundle(spec, SESSION_CELLS, out)
+
+
+def _turns(result) -> list[str]:
+    assert result.ok, result.errors
+    return result.output["turns"]
+
+
+def test_a_sub_agent_session_is_one_ray_actor_reused_across_its_calls(
+    ray_address: str, tmp_path: Path
+) -> None:
+    import ray
+
+    bundle = load_bundle(session_bundle(tmp_path / "b"))
+    with Project(tmp_path / "home") as project:
+        loaded = LoadedBundle(bundle, project)
+        runtime = project.runtime()
+        local = [loaded.run({"message": m}, session_id=s) for m, s in (("a", "s1"), ("b", "s1"), ("c", "s2"))]
+        backend = runtime.remote = RayBackend(init=False)
+        try:
+            remote = [
+                loaded.run({"message": m}, session_id=s) for m, s in (("a", "r1"), ("b", "r1"), ("c", "r2"))
+            ]
+            (actor,) = backend.session_actors("r1").values()
+            assert list(backend.session_actors("r2")) == ["sub"]
+            runtime.end_session("r1")  # the session ended (a served session expired): its actor goes
+            assert backend.session_actors("r1") == {}
+            with pytest.raises(ray.exceptions.RayActorError):
+                ray.get(actor.pid.remote(), timeout=60)
+            again = loaded.run({"message": "d"}, session_id="r1")
+        finally:
+            backend.shutdown()  # kills the rest (r2's actor)
+            runtime.remote = None
+        assert backend.session_actors("r2") == {}
+        log = project.event_log
+        local_events = [log.events(r.run_id) for r in local]
+        remote_events = [log.events(r.run_id) for r in remote]
+        spans = [sorted(s.name for s in project.tracing.store.spans(r.run_id)) for r in (*local, *remote)]
+    assert [_turns(r) for r in remote] == [_turns(r) for r in local] == [["a"], ["a", "b"], ["c"]]
+    assert _turns(again) == ["d"]  # a new session after the end: fresh state
+    pids = [r.output["pid"] for r in remote]
+    assert all(p == os.getpid() for p in (r.output["pid"] for r in local))
+    assert pids[0] == pids[1] != os.getpid()  # the same actor served both calls of r1
+    assert pids[2] not in (pids[0], os.getpid())  # r2 has its own
+    assert [_shape(e) for e in remote_events] == [_shape(e) for e in local_events]
+    assert spans[:3] == spans[3:]
+    seqs = [e.seq for events in remote_events for e in events]  # one writer: the driver's log
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+def test_sub_agent_sessions_are_isolated_and_bounded(ray_address: str, tmp_path: Path) -> None:
+    bundle = load_bundle(session_bundle(tmp_path / "b"))
+    with Project(tmp_path / "home") as project:
+        loaded = LoadedBundle(bundle, project)
+        runtime = project.runtime()
+        backend = runtime.remote = RayBackend(init=False, session_limit=2)
+        try:
+            first = [_turns(loaded.run({"message": f"{s}-1"}, session_id=s)) for s in ("x", "y")]
+            assert _turns(loaded.run({"message": "x-2"}, session_id="x")) == ["x-1", "x-2"]
+            _turns(loaded.run({"message": "z-1"}, session_id="z"))  # a third: y, least recent, goes
+            live = {s for s in ("x", "y", "z") if backend.session_actors(s)}
+            assert _turns(loaded.run({"message": "y-2"}, session_id="y")) == ["y-2"]
+        finally:
+            backend.shutdown()
+            runtime.remote = None
+    assert first == [["x-1"], ["y-1"]]  # one session never sees another's state
+    assert live == {"x", "z"}

@@ -153,3 +153,47 @@ def test_a_bundle_failing_its_manifest_check_is_refused(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     missing = _serve_cli(str(tmp_path / "nowhere"), "--port", "0", env=_env(tmp_path / "h"))
     assert missing.returncode == 1 and "no bundle directory" in missing.stderr
+
+
+def test_nothing_acknowledged_is_lost_on_sigterm(tmp_path: Path) -> None:
+    """The served path does not wait for each run's commit (its events are group-committed with
+    other runs'); what was answered must still be in the log after SIGTERM, with its trace."""
+    home = tmp_path / "h"
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    with Served(contract_bundle(tmp_path / "b"), env=_env(home)) as s:
+
+        def client() -> None:
+            with httpx.Client(base_url=s.url, timeout=60) as c:
+                while not stop.is_set():
+                    try:
+                        r = c.post("/invocations", json={"n": len(answered)})
+                    except httpx.HTTPError:
+                        return  # the server stopped accepting
+                    if r.status_code == 200:
+                        with lock:
+                            answered.append(r.headers["x-agentcore-run-id"])
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(answered) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        code, _ = s.terminate()  # while the clients are still sending
+        stop.set()
+        for t in clients:
+            t.join(60)
+    assert code == 0
+    assert len(answered) >= 200
+    with Project(home) as project:
+        done = {
+            e.run_id: e.status
+            for e in project.event_log.events(types=["RunExecuted"])
+            if e.run_id in answered
+        }
+        traced = {r for (r,) in project.tracing.store._query("SELECT DISTINCT run_id FROM spans", [])}
+    missing = [r for r in answered if done.get(r) != "succeeded"]
+    assert not missing, f"{len(missing)} of {len(answered)} answered runs are not in the log"
+    assert set(answered) <= traced
