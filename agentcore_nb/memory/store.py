@@ -338,6 +338,15 @@ class Memory:
 
         ``vectors`` (n x dim) skips embedding. Returns after every record is committed.
         """
+        self._effort.begin_write()  # a due calibration waits for the end of a bulk ingest
+        try:
+            return self._add_many(items, namespace, actor, session, metadata, vectors, token, run_id)
+        finally:
+            self._effort.end_write()
+
+    def _add_many(self, items: Iterable[str | Mapping[str, Any]], namespace: str, actor: str | None,
+                  session: str | None, metadata: dict[str, Any] | None, vectors: np.ndarray | None,
+                  token: str | None, run_id: str) -> list[MemoryRecord]:  # fmt: skip
         now = time.time()
         events: list[MemoryUpdateEvent] = []
         items = items if isinstance(items, list) else list(items)
@@ -360,9 +369,9 @@ class Memory:
                     f"vectors have shape {tuple(vectors.shape)}, expected ({len(events)}, {self.dim})",
                     hint=f"this store's embedder '{self.embedder.name}' makes {self.dim}-d vectors",
                 )
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]  # float32, no temporaries
             norms[norms == 0] = 1.0
-            vectors = (vectors / norms).astype(np.float32)
+            vectors = vectors / norms  # a new float32 array: the caller's is never changed
         for ns in sorted({e.namespace for e in events}):
             authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
         if vectors is None:
