@@ -351,13 +351,28 @@ class Memory:
         events: list[MemoryUpdateEvent] = []
         items = items if isinstance(items, list) else list(items)
         ids = new_ids(len(items))
+        checked: dict[str, Any] = {}  # the keyword defaults, checked once (when an item uses them)
         for item in items:
-            spec = dict(item) if isinstance(item, Mapping) else {"text": item}
-            text = check_text(spec.get("text"))
-            ns = check_namespace(spec.get("namespace", namespace))
-            meta = check_metadata(spec.get("metadata", metadata))
-            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": spec.get("actor", actor) or "",
-                      "session": spec.get("session", session) or "", "metadata": meta, "created": now}  # fmt: skip
+            if isinstance(item, Mapping):
+                spec = dict(item)
+                text = check_text(spec.get("text"))
+                ns = check_namespace(spec["namespace"]) if "namespace" in spec else None
+                meta = check_metadata(spec["metadata"]) if "metadata" in spec else None
+                who, sess = spec.get("actor", actor) or "", spec.get("session", session) or ""
+            else:
+                text, ns, meta, who, sess = check_text(item), None, None, actor or "", session or ""
+            if ns is None:
+                ns = (
+                    checked["ns"] if "ns" in checked else checked.setdefault("ns", check_namespace(namespace))
+                )
+            if meta is None:
+                meta = (
+                    checked["meta"]
+                    if "meta" in checked
+                    else checked.setdefault("meta", check_metadata(metadata))
+                )
+            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": who, "session": sess,
+                                      "metadata": meta, "created": now}  # fmt: skip
             events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
                                             run_id=run_id, session_id=record["session"]))  # fmt: skip
         if not events:
