@@ -128,7 +128,7 @@ class SearchEffort:
         self._last: tuple[Any, int] = (None, 0)
         self._quiet = threading.Condition()
         self._writers = 0
-        self._last_write = 0.0
+        self._last_write = -math.inf  # no write yet: a calibration due on open starts at once
         self.target = float(meta.get("recall_target", RECALL_DEFAULT))
         self.calibration = (
             Calibration.from_dict(json.loads(meta["calibration"])) if "calibration" in meta else None
