@@ -13,6 +13,11 @@ promise. Two sources, the second preferred:
   recall) are searched at a ladder of ``ef`` values and checked against exact search over every
   live record; the chosen ``ef`` is the smallest whose recall's 95% lower bound (Wilson) reaches
   the target. Between calibrations the ``ef`` grows with the model's size exponent.
+
+A calibration starts only once writes have paused for ``QUIET_S``: a bulk ingest of many
+``add_many`` calls is calibrated once, at its end, instead of at every doubling on the way (which
+measured sizes about to be outgrown and took CPU from the ingest). Searches meanwhile use the model
+or the previous calibration scaled to the current size.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -33,6 +39,7 @@ SIZE_EXPONENT = 0.15
 CALIBRATE_MIN = 1_000  # below this, exact checks are cheap but the model is already generous
 QUERIES = 300
 K = 10
+QUIET_S = 1.0  # seconds without writes before a due calibration starts
 log = logging.getLogger("agentcore_nb.memory")
 
 
@@ -119,6 +126,9 @@ class SearchEffort:
         self.stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: tuple[Any, int] = (None, 0)
+        self._quiet = threading.Condition()
+        self._writers = 0
+        self._last_write = -math.inf  # no write yet: a calibration due on open starts at once
         self.target = float(meta.get("recall_target", RECALL_DEFAULT))
         self.calibration = (
             Calibration.from_dict(json.loads(meta["calibration"])) if "calibration" in meta else None
@@ -175,8 +185,30 @@ class SearchEffort:
         log.info("memory search calibrated on %d records in %.1fs: ef %d for recall %.3f (measured %s)",
                  found.records, found.seconds, ef, self.target, found.measured(ef))  # fmt: skip
 
+    def begin_write(self) -> None:
+        """A write started: a due calibration waits until writes pause."""
+        with self._quiet:
+            self._writers += 1
+
+    def end_write(self) -> None:
+        with self._quiet:
+            self._writers -= 1
+            self._last_write = time.monotonic()
+            self._quiet.notify_all()
+
+    def _wait_quiet(self) -> bool:
+        """Block until no write ran for ``QUIET_S``; False when the store is closing."""
+        with self._quiet:
+            while not self.stop.is_set():
+                idle = time.monotonic() - self._last_write
+                if self._writers == 0 and idle >= QUIET_S:
+                    return True
+                self._quiet.wait(QUIET_S - idle if self._writers == 0 else None)
+        return False
+
     def maybe_calibrate(self) -> None:
-        """Calibrate in the background when the store reached 1,000 records or doubled since."""
+        """Calibrate in the background (once writes pause) when the store reached 1,000 records or
+        doubled since."""
         n, cal = self._index().live_count(), self.calibration
         if n < CALIBRATE_MIN or (cal is not None and n < 2 * cal.records) or self.stop.is_set():
             return
@@ -185,7 +217,8 @@ class SearchEffort:
 
         def run() -> None:
             try:
-                self.calibrate()
+                if self._wait_quiet():
+                    self.calibrate()
             except Exception as exc:  # a record forgotten mid-way, a closed file: try again later
                 log.info("memory search calibration skipped: %s", exc)
 
@@ -199,4 +232,6 @@ class SearchEffort:
 
     def close(self) -> None:
         self.stop.set()
+        with self._quiet:
+            self._quiet.notify_all()
         self.wait()

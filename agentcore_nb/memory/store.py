@@ -338,17 +338,41 @@ class Memory:
 
         ``vectors`` (n x dim) skips embedding. Returns after every record is committed.
         """
+        self._effort.begin_write()  # a due calibration waits for the end of a bulk ingest
+        try:
+            return self._add_many(items, namespace, actor, session, metadata, vectors, token, run_id)
+        finally:
+            self._effort.end_write()
+
+    def _add_many(self, items: Iterable[str | Mapping[str, Any]], namespace: str, actor: str | None,
+                  session: str | None, metadata: dict[str, Any] | None, vectors: np.ndarray | None,
+                  token: str | None, run_id: str) -> list[MemoryRecord]:  # fmt: skip
         now = time.time()
         events: list[MemoryUpdateEvent] = []
         items = items if isinstance(items, list) else list(items)
         ids = new_ids(len(items))
+        checked: dict[str, Any] = {}  # the keyword defaults, checked once (when an item uses them)
         for item in items:
-            spec = dict(item) if isinstance(item, Mapping) else {"text": item}
-            text = check_text(spec.get("text"))
-            ns = check_namespace(spec.get("namespace", namespace))
-            meta = check_metadata(spec.get("metadata", metadata))
-            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": spec.get("actor", actor) or "",
-                      "session": spec.get("session", session) or "", "metadata": meta, "created": now}  # fmt: skip
+            if isinstance(item, Mapping):
+                spec = dict(item)
+                text = check_text(spec.get("text"))
+                ns = check_namespace(spec["namespace"]) if "namespace" in spec else None
+                meta = check_metadata(spec["metadata"]) if "metadata" in spec else None
+                who, sess = spec.get("actor", actor) or "", spec.get("session", session) or ""
+            else:
+                text, ns, meta, who, sess = check_text(item), None, None, actor or "", session or ""
+            if ns is None:
+                ns = (
+                    checked["ns"] if "ns" in checked else checked.setdefault("ns", check_namespace(namespace))
+                )
+            if meta is None:
+                meta = (
+                    checked["meta"]
+                    if "meta" in checked
+                    else checked.setdefault("meta", check_metadata(metadata))
+                )
+            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": who, "session": sess,
+                                      "metadata": meta, "created": now}  # fmt: skip
             events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
                                             run_id=run_id, session_id=record["session"]))  # fmt: skip
         if not events:
@@ -360,9 +384,9 @@ class Memory:
                     f"vectors have shape {tuple(vectors.shape)}, expected ({len(events)}, {self.dim})",
                     hint=f"this store's embedder '{self.embedder.name}' makes {self.dim}-d vectors",
                 )
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]  # float32, no temporaries
             norms[norms == 0] = 1.0
-            vectors = (vectors / norms).astype(np.float32)
+            vectors = vectors / norms  # a new float32 array: the caller's is never changed
         for ns in sorted({e.namespace for e in events}):
             authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
         if vectors is None:

@@ -4,10 +4,12 @@ search; per-store and per-query targets, an ef override, and bad values."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
-from agentcore_nb.memory import Memory, MemoryStoreError
+from agentcore_nb.memory import Memory, MemoryStoreError, calibration, effort
 from agentcore_nb.memory.effort import model_ef, wilson_lower
 
 DIM = 384
@@ -34,7 +36,7 @@ def recall_at_10(m: Memory, data: np.ndarray, queries: np.ndarray, labels: list[
     return hits / (10 * len(queries))
 
 
-@pytest.mark.parametrize(("n", "source"), [(800, "model"), (6000, "calibrated")])
+@pytest.mark.parametrize(("n", "source"), [(800, "model"), (20_000, "calibrated")])
 def test_small_and_larger_store_meet_the_recall_target(agentcore_home, n, source):
     data, queries = clustered(n, 200, seed=n)
     m = Memory.open(agentcore_home)
@@ -64,6 +66,41 @@ def test_a_calibration_is_kept_and_a_store_that_doubles_is_calibrated_again(agen
     m.flush()
     assert m.effort()["calibrated_records"] == 2400
     m.close()
+
+
+def test_a_bulk_ingest_is_calibrated_once_when_writes_pause(agentcore_home, monkeypatch):
+    runs: list[int] = []
+    real = calibration.calibrate
+    monkeypatch.setattr(
+        calibration, "calibrate", lambda index, *a, **kw: runs.append(index.count) or real(index, *a, **kw)
+    )
+    monkeypatch.setattr(effort, "QUIET_S", 3600.0)  # writes never pause long enough
+    data, _ = clustered(4000, 1, seed=5)
+    m = Memory.open(agentcore_home)
+    try:
+        for lo in range(0, 3600, 1200):  # 1,200 then two doublings: each would have calibrated
+            m.add_many([f"r{i}" for i in range(lo, lo + 1200)], vectors=data[lo : lo + 1200])
+        assert runs == [] and m.effort()["source"] == "model"
+        monkeypatch.setattr(effort, "QUIET_S", 0.0)
+        m.add_many([f"r{i}" for i in range(3600, 4000)], vectors=data[3600:])  # its end wakes the waiting run
+        m.flush()
+        assert runs == [4000] and m.effort()["calibrated_records"] == 4000
+    finally:
+        m.close()
+
+
+def test_closing_a_store_does_not_wait_for_writes_to_pause(agentcore_home, monkeypatch):
+    monkeypatch.setattr(effort, "QUIET_S", 3600.0)
+    data, _ = clustered(1200, 1, seed=6)
+    m = Memory.open(agentcore_home)
+    m.add_many([f"r{i}" for i in range(1200)], vectors=data)  # a calibration is due, waiting
+    closer = threading.Thread(target=m.close)
+    closer.start()
+    closer.join(timeout=120)
+    assert not closer.is_alive()
+    again = Memory.open(agentcore_home)
+    assert again.stats()["live"] == 1200
+    again.close()
 
 
 def test_recall_targets_per_store_and_per_query(agentcore_home):
