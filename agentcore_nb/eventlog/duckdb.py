@@ -2,14 +2,12 @@
 
 A commit costs about 1-2 ms of CPU here whatever its size (up to a few hundred events), so
 appending does not commit. Appends queue events in ``seq`` order; a writer thread commits
-everything queued so far in one transaction, then takes the next batch. It commits once appends
-pause for ``QUIET_S`` (a cell finished, a run is waiting), or when the oldest queued event is
-``MAX_LINGER_S`` old (a stream of events: cells run back to back, a long graph run), or at once
-when a ``flush()`` waits. The committed log is therefore always a prefix of the appended sequence:
-a process killed at any moment leaves a log that ends at some event, never a gap, and loses at
-most the last ``MAX_LINGER_S`` of events. ``flush()`` waits for the commit of everything appended
-before it (the runtime flushes at the end of every run, and before a node's dependents start in
-``durability="sync"`` mode; a clean shutdown flushes).
+everything queued so far in one transaction, ``LINGER_S`` after the first of them (at once when a
+``flush()`` waits), then takes the next batch. The committed log is therefore always a prefix of
+the appended sequence: a process killed at any moment leaves a log that ends at some event, never
+a gap, having lost at most the last ``LINGER_S`` of events. ``flush()`` waits for the commit of
+everything appended before it (the runtime flushes at the end of every run, and before a node's
+dependents start in ``durability="sync"`` mode; a clean shutdown flushes).
 """
 
 from __future__ import annotations
@@ -32,11 +30,11 @@ from ..home import database_path
 from .base import EventLog, RunSummary
 
 SCHEMA_VERSION = 1
-#: The writer commits when no event was appended for this long (unless a flush waits: then at once)...
-QUIET_S = 0.2
-#: ...or when the oldest uncommitted event is this old, so a stream of events shares few commits
-#: (each costs about 1-2 ms of CPU that would compete with the stream) yet is durable soon.
-MAX_LINGER_S = 0.5
+#: How long the writer waits for more events before committing, unless a flush is waiting. A
+#: stream of events (notebook cells run back to back, a long graph run) then shares one commit per
+#: LINGER_S: at 50 ms a cell every 10 ms cost about 1 ms of the writer's CPU per cell, competing
+#: with the kernel's own threads on a 2-core machine; at 200 ms, about 0.1 ms.
+LINGER_S = 0.2
 _DDL = [
     """CREATE TABLE IF NOT EXISTS events (
         seq BIGINT NOT NULL,
@@ -91,7 +89,7 @@ class DuckDBEventLog(EventLog):
         self._next_seq = 0 if row[0] is None else int(row[0]) + 1
         self._committed = self._next_seq - 1
         self._pending: list[Event] = []
-        self._first_append = self._last_append = 0.0  # monotonic times of the queued events
+        self._first_append = 0.0  # when the oldest queued event was appended (monotonic)
         self._cond = threading.Condition()
         self._flushing = 0  # callers waiting in flush(): commit now, no lingering
         self._closing = False
@@ -120,9 +118,8 @@ class DuckDBEventLog(EventLog):
             raise EventLogError(f"event log {self.path} is closed")
         with self._cond:
             self._pending.append(event)
-            self._last_append = time.monotonic()
             if len(self._pending) == 1:
-                self._first_append = self._last_append
+                self._first_append = time.monotonic()
                 self._cond.notify()
 
     def _write_loop(self) -> None:
@@ -133,11 +130,10 @@ class DuckDBEventLog(EventLog):
                     self._cond.wait()
                 if not self._pending:
                     break
-                # Linger while events keep coming, unless someone waits for them: a notebook cell's
-                # commit then happens after its reply, not beside it, and a stream (cells run back
-                # to back, a long run) shares one commit per MAX_LINGER_S instead of one per cell.
+                # Linger for more events unless someone waits for them: a notebook cell's commit
+                # then happens after its reply, not beside it, and bursts share one commit.
+                until = self._first_append + LINGER_S
                 while not self._closing and not self._flushing and len(self._pending) < 4096:
-                    until = min(self._last_append + QUIET_S, self._first_append + MAX_LINGER_S)
                     left = until - time.monotonic()
                     if left <= 0:
                         break
