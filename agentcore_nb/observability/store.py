@@ -248,7 +248,7 @@ def _obj(value: Any, kind: type) -> Any:
 class StoreSpanProcessor(SpanProcessor):
     """Hands finished spans to a writer thread that commits them in batches."""
 
-    def __init__(self, store: SpanStore, *, max_age: float = 0.2, max_batch: int = 20000) -> None:
+    def __init__(self, store: SpanStore, *, max_age: float = 0.5, max_batch: int = 20000) -> None:
         self.store = store
         #: Seconds the oldest finished span waits before the batch is written (a write costs about
         #: 2 ms of CPU whatever its size): spans that keep coming (cells run back to back) share
