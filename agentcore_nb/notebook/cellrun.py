@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..observability import conventions as conv
@@ -62,7 +63,9 @@ class CellSpec:
         return Node(self.name, kind=self.kind, policy=self.policy, metadata=meta)
 
 
+@lru_cache(maxsize=256)
 def source_hash(source: str) -> str:
+    """The cell's source hash (cached: a re-run cell is not hashed again)."""
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

@@ -39,11 +39,12 @@ DDL = [
 COLUMNS = (
     "trace_id, span_id, parent_id, run_id, name, start_ns, end_ns, status, status_message, attributes, events"
 )
-_INSERT = f"INSERT INTO spans ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_CHUNK = 64
-_INSERT_CHUNK = f"INSERT INTO spans ({COLUMNS}) VALUES " + ", ".join(
-    ["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * _CHUNK
-)
+#: How often the span writer looks for work (the hot path never wakes it).
+_POLL_S = 0.05
+_TYPES = ("VARCHAR",) * 5 + ("BIGINT",) * 2 + ("VARCHAR",) * 4
+#: The whole batch in one statement, one list per column: about 0.6 ms of CPU for a few spans, where
+#: ``executemany`` runs row by row (about 0.2 ms of CPU per row here).
+_INSERT = f"INSERT INTO spans ({COLUMNS}) SELECT " + ", ".join(f"unnest(?::{t}[])" for t in _TYPES)
 
 
 class TraceNotFoundError(AgentcoreError):
@@ -148,24 +149,10 @@ class SpanStore:
     def write(self, records: Sequence[SpanRecord]) -> None:
         if not records:
             return
-        rows = [_row(r) for r in records]
+        columns = [list(col) for col in zip(*(_row(r) for r in records), strict=True)]
         cur = self.db.cursor()
         try:
-            cur.execute("BEGIN TRANSACTION")  # one commit per batch, not one per row
-            try:
-                # many rows per statement: DuckDB runs executemany row by row (about 1 ms each)
-                full = len(rows) - len(rows) % _CHUNK
-                if full:
-                    cur.executemany(
-                        _INSERT_CHUNK,
-                        [[v for row in rows[i : i + _CHUNK] for v in row] for i in range(0, full, _CHUNK)],
-                    )
-                if rows[full:]:
-                    cur.executemany(_INSERT, rows[full:])
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+            cur.execute(_INSERT, columns)  # one statement, one commit per batch
         finally:
             cur.close()
 
@@ -273,10 +260,13 @@ def _obj(value: Any, kind: type) -> Any:
 class StoreSpanProcessor(SpanProcessor):
     """Hands finished spans to a writer thread that commits them in batches."""
 
-    def __init__(self, store: SpanStore, *, quiet: float = 0.05, max_batch: int = 20000) -> None:
+    def __init__(self, store: SpanStore, *, max_age: float = 0.5, max_batch: int = 20000) -> None:
         self.store = store
-        self.quiet = quiet
-        self._last_end = 0.0
+        #: Seconds the oldest finished span waits before the batch is written (a write costs about
+        #: 2 ms of CPU whatever its size): spans that keep coming (cells run back to back) share
+        #: one write, do not pile up in memory, and a killed process loses at most this much.
+        self.max_age = max_age
+        self._first_end = 0.0
         self._flushing = 0
         self.max_batch = max_batch
         self._pending: list[ReadableSpan] = []
@@ -305,22 +295,23 @@ class StoreSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         self._open.pop(span.context.span_id, None)
         with self._lock:  # a plain lock, no wake-up: the writer polls
+            if not self._pending:
+                self._first_end = time.monotonic()
             self._pending.append(span)
             self._appended += 1
-        self._last_end = time.monotonic()
 
     # -- writer thread
     def _loop(self) -> None:
-        """Write when spans stopped arriving for a moment (a run finished or paused), when a flush
-        asks, or when the backlog is large: the writer's Python work then rarely competes with a
-        running graph for the GIL."""
+        """Write when the oldest waiting span is ``max_age`` old, when a flush asks, or when the
+        backlog is large: the writer's work then rarely competes with a running graph (or the
+        kernel's next cell) for the CPU and the GIL."""
         while True:
             with self._cond:
                 while not self._stopped and not self._flushing:
-                    idle = time.monotonic() - self._last_end >= self.quiet
-                    if self._pending and (idle or len(self._pending) >= self.max_batch):
+                    old = time.monotonic() - self._first_end >= self.max_age
+                    if self._pending and (old or len(self._pending) >= self.max_batch):
                         break
-                    self._cond.wait(self.quiet)
+                    self._cond.wait(_POLL_S)
                 stopped = self._stopped
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -332,7 +323,7 @@ class StoreSpanProcessor(SpanProcessor):
                 with self._cond:
                     self._cond.notify_all()
                     if self._flushing and self._written >= self._appended:
-                        self._cond.wait(self.quiet)
+                        self._cond.wait(_POLL_S)
 
     def _write(self, batch: list[ReadableSpan]) -> None:
         records = []

@@ -66,6 +66,8 @@ class LiveRun:
         self.node_hooks = node_hooks
         graph = Graph(name, metadata=dict(metadata or {}))
         self.run: RunContext = runtime._new_run(graph, None, session_id, run_id, namespace)
+        #: The context every node span starts in (built once, not per cell).
+        self.span_context = trace.set_span_in_context(self.run.span)
         self.closed = False
         self._t0 = time.perf_counter()
         self.failed_nodes: list[str] = []
@@ -146,9 +148,7 @@ class LiveNode:
             if key in ("cell_id", "source_hash") and value:
                 attributes[conv.CELL_PREFIX + key.removeprefix("cell_")] = value
         span = run.tracer.start_span(
-            conv.span_name(operation, node.name),
-            context=trace.set_span_in_context(run.span),
-            attributes=attributes,
+            conv.span_name(operation, node.name), context=live.span_context, attributes=attributes
         )
         self.span = span
         self.ctx = NodeContext(run, node, node_id, 0, span, span_ids(span)[1])

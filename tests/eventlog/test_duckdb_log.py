@@ -127,3 +127,33 @@ def test_flush_waits_for_commit(tmp_path: Path) -> None:
     log.flush()
     assert log.count() == 1000
     log.close()
+
+
+def test_a_stream_of_events_is_committed_while_it_runs_and_shares_commits(tmp_path: Path) -> None:
+    """Events that keep coming (notebook cells run back to back) are committed without a flush,
+    while the stream goes on (so a killed process loses only the last moments), in batches."""
+    import time
+
+    log = DuckDBEventLog(tmp_path / "log.duckdb")
+    batches: list[int] = []
+    insert = log._insert
+
+    def counting(cur: duckdb.DuckDBPyConnection, batch: list) -> None:
+        batches.append(len(batch))
+        insert(cur, batch)
+
+    log._insert = counting  # type: ignore[method-assign]
+    appended = 0
+    deadline = time.monotonic() + 60
+    try:
+        while log._committed < 0:  # no flush: only the writer's own schedule commits
+            assert time.monotonic() < deadline, "nothing was committed while events kept coming"
+            log.append(NodeStarted(run_id="r", node_id=f"n{appended}"))
+            appended += 1
+            time.sleep(0.002)  # the pace of cells run back to back
+        assert 0 <= log._committed < appended
+        log.flush()
+        assert sum(batches) == appended and len(batches) < appended  # commits were shared
+        assert [e.node_id for e in log.events("r")] == [f"n{i}" for i in range(appended)]
+    finally:
+        log.close()

@@ -228,3 +228,38 @@ def test_agentcore_run_records_its_trace(subprocess_env: dict[str, str]) -> None
     )
     (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert row["name"] == "invoke_workflow support-demo" and row["spans"] >= 2
+
+
+def test_spans_that_keep_coming_are_written_in_batches_without_a_flush(tmp_path: Path) -> None:
+    """Cells run back to back end a span every few ms, with no pause: the spans are still written
+    (one batch once the oldest is ``max_age`` old), not held in memory until the stream stops."""
+    import time
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from agentcore_nb.db import Database
+    from agentcore_nb.observability.store import SpanStore, StoreSpanProcessor
+
+    db = Database.open(tmp_path / "spans.duckdb")
+    store = SpanStore(db)
+    processor = StoreSpanProcessor(store, max_age=0.1)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    ended = 0
+    deadline = time.monotonic() + 60
+    try:
+        while processor._written == 0:  # no flush: only the writer's own schedule writes
+            assert time.monotonic() < deadline, "no span was written while spans kept coming"
+            with tracer.start_as_current_span("execute_node cell", attributes={conv.RUN_ID: "r1"}):
+                pass
+            ended += 1
+            time.sleep(0.002)  # the pace of cells run back to back
+        written = processor._written
+        assert 0 < written <= ended
+        assert processor.force_flush(30000)
+        rows = store._query("SELECT count(*), count(DISTINCT span_id) FROM spans WHERE run_id = 'r1'", [])
+        assert rows[0] == (ended, ended)
+    finally:
+        processor.shutdown()
+        db.close()
