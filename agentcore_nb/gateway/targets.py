@@ -84,7 +84,14 @@ def _decode(resp: httpx.Response, what: str) -> Any:
 
 async def send(client: httpx.AsyncClient, method: str, url: str, *, what: str, timeout: float,
                **kwargs: Any) -> Any:  # fmt: skip
-    """One HTTP call with bounded retries on connection errors and 5xx; secrets stay in headers."""
+    """One HTTP call (:func:`request`), its body decoded (JSON, else an error)."""
+    return _decode(await request(client, method, url, what=what, timeout=timeout, **kwargs), what)
+
+
+async def request(client: httpx.AsyncClient, method: str, url: str, *, what: str, timeout: float,
+                  **kwargs: Any) -> httpx.Response:  # fmt: skip
+    """One HTTP call with bounded retries on connection errors and 5xx; secrets stay in headers.
+    A 4xx/5xx answer, a timeout or an unreachable target is one :class:`ToolTargetError` line."""
     for attempt in range(RETRIES + 1):
         try:
             resp = await client.request(method, url, timeout=timeout, **kwargs)
@@ -101,7 +108,7 @@ async def send(client: httpx.AsyncClient, method: str, url: str, *, what: str, t
         if resp.status_code >= 400:
             detail = resp.text[:200].replace("\n", " ")
             raise ToolTargetError(f"{what} answered HTTP {resp.status_code}: {detail}")
-        return _decode(resp, what)
+        return resp
     raise ToolTargetError(f"{what} failed")  # pragma: no cover - the loop always returns or raises
 
 

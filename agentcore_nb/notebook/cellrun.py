@@ -204,6 +204,12 @@ class CellRunner:
 
         try:
             failed, _ = await self._attempts(current, spec, nodelist, cell_name, timed, result, set())
+        except KeyboardInterrupt as exc:  # it landed in the node's bookkeeping, not in the cell's code
+            current.abandon("interrupted")
+            failed = result.error_in_exec or result.error_before_exec
+            if failed is None:
+                failed = exc
+                self.shell.showtraceback((type(exc), exc, exc.__traceback__))
         finally:
             #: Seconds the last cell spent in the runner itself (events, span, hooks), not in its code.
             self.overhead = time.perf_counter() - t0 - self._in_cell

@@ -26,6 +26,7 @@ import re
 import sys
 import time
 from collections import deque
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentcoreError
@@ -123,6 +124,8 @@ class CellTracker:
                 if spec is None:
                     return True
                 return await self.runner.run(spec, nodelist, cell_name, execute, result)
+            except KeyboardInterrupt as exc:  # it landed in the bookkeeping, not the cell's code
+                return _interrupted(self.shell, result, exc)
             finally:
                 self._inside = False
 
@@ -155,8 +158,8 @@ class CellTracker:
     def pre_run_cell(self, info: Any) -> None:
         if not info.store_history or not self._installed:
             return  # a request from a tool (completion, inspection, a variable viewer): no node
-        if self._depth == 0 or self._info is None:
-            self._depth = 0
+        if self._depth == 0 or self._info is None or not self._inside:
+            self._depth = 0  # not a run_cell from inside a tracked cell's code: a new cell
         self._depth += 1
         if self._depth != 1:
             return
@@ -218,8 +221,16 @@ class CellTracker:
 
     def post_run_cell(self, result: Any) -> None:
         info = self._info
-        if info is None or result.info is not info or not self._installed:
+        if info is None or not self._installed:
             return
+        if result is None or result.info is not info:
+            if self._inside:
+                return  # a run_cell from inside the tracked cell's code
+            # IPython replaced the cell's result (ipykernel lost it): an interrupt escaped its own
+            # machinery. The cell ends failed if it got that far, and the next cell is tracked.
+            error = getattr(result, "error_in_exec", None) or KeyboardInterrupt()
+            count = getattr(result, "execution_count", None)
+            result = SimpleNamespace(error_before_exec=None, error_in_exec=error, execution_count=count)
         self._depth = max(0, self._depth - 1)
         t0 = time.perf_counter()
         self._info = None
@@ -279,6 +290,15 @@ class CellTracker:
         if self._previous_state is not None and self._name in self.cells.cells:
             self.cells.set_state(self._name, self._previous_state)
         self._previous_state = None
+
+
+def _interrupted(shell: Any, result: Any, exc: KeyboardInterrupt) -> bool:
+    """The cell was interrupted outside its code: shown and failed as if inside (IPython would
+    otherwise replace its result, and the cell would be lost to the graph)."""
+    if result.error_in_exec is None and result.error_before_exec is None:
+        result.error_in_exec = exc
+        shell.showtraceback((type(exc), exc, exc.__traceback__))
+    return True
 
 
 def _error_line(error: BaseException) -> str:

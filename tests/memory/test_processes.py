@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 
 from agentcore_nb.memory import Memory
+
+from ..helpers.procs import cli, python_child
 
 WRITER = textwrap.dedent(
     """
@@ -27,9 +27,7 @@ WRITER = textwrap.dedent(
 
 
 def test_sigkill_mid_add_many_loses_no_returned_record(agentcore_home, subprocess_env):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER], env=subprocess_env, stdout=subprocess.PIPE, text=True
-    )
+    proc = python_child(WRITER, subprocess_env)
     returned = []
     try:
         for _ in range(6):
@@ -69,27 +67,15 @@ HOLDER = textwrap.dedent(
 
 
 def test_a_second_process_uses_the_store_through_its_owner(subprocess_env):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
-        env=subprocess_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = python_child(HOLDER, subprocess_env, stdin=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        out = subprocess.run(
-            [sys.executable, "-m", "agentcore_nb.cli", "memory", "search", "held", "--json"],
-            env=subprocess_env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        out = cli(subprocess_env, "memory", "search", "held", "--json")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout.splitlines()[0])["text"] == "held by another process"
     finally:
         proc.communicate("\n", timeout=30)
-    out = subprocess.run(
-        [sys.executable, "-m", "agentcore_nb.cli", "memory", "search", "held", "--json"],
-        env=subprocess_env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    out = cli(subprocess_env, "memory", "search", "held", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[0])["text"] == "held by another process"
 
@@ -121,9 +107,7 @@ CHECKPOINTED_WRITER = textwrap.dedent(
 def test_sigkill_after_checkpoints_reopens_with_a_top_up(agentcore_home, subprocess_env, caplog):
     import numpy as np
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHECKPOINTED_WRITER], env=subprocess_env, stdout=subprocess.PIPE, text=True
-    )
+    proc = python_child(CHECKPOINTED_WRITER, subprocess_env)
     try:
         line = proc.stdout.readline()
         assert line, "writer died early"

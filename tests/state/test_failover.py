@@ -19,6 +19,8 @@ from agentcore_nb.events import NodeStarted
 from agentcore_nb.project import Project
 from agentcore_nb.state import election
 
+from ..helpers.procs import python_child
+
 # Appends events of its own run, flushing every 10, and adds a memory after each flush; prints
 # what was acknowledged (flush returned, add returned) as JSON lines. Stops when STOP exists.
 WRITER = textwrap.dedent(
@@ -197,9 +199,7 @@ FORKING_OWNER = textwrap.dedent(
 
 
 def test_a_forked_child_of_the_owner_does_not_keep_the_state(agentcore_home: Path, subprocess_env) -> None:
-    owner = subprocess.Popen(
-        [sys.executable, "-c", FORKING_OWNER], env=subprocess_env, stdout=subprocess.PIPE, text=True
-    )
+    owner = python_child(FORKING_OWNER, subprocess_env)
     child = int(owner.stdout.readline())
     try:
         os.kill(owner.pid, signal.SIGKILL)
@@ -214,9 +214,7 @@ def test_a_forked_child_of_the_owner_does_not_keep_the_state(agentcore_home: Pat
 
 
 def test_an_owner_that_does_not_answer_is_one_clear_line(agentcore_home: Path, subprocess_env) -> None:
-    owner = subprocess.Popen(
-        [sys.executable, "-c", FORKING_OWNER], env=subprocess_env, stdout=subprocess.PIPE, text=True
-    )
+    owner = python_child(FORKING_OWNER, subprocess_env)
     child = int(owner.stdout.readline())
     os.kill(child, signal.SIGKILL)
     try:

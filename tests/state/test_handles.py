@@ -13,6 +13,8 @@ from agentcore_nb import DuckDBEventLog, Runtime
 from agentcore_nb.events import NodeStarted
 from agentcore_nb.project import Project
 
+from ..helpers.procs import python_child
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -151,13 +153,7 @@ def test_the_owner_closing_its_handles_leaves_the_state_to_its_clients(
     p = Project(agentcore_home)
     p.event_log.append(NodeStarted(run_id="owner"))
     p.event_log.flush()
-    client = subprocess.Popen(
-        [sys.executable, "-c", LATE_CLIENT],
-        env=subprocess_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    client = python_child(LATE_CLIENT, subprocess_env, stdin=True)
     try:
         assert client.stdout.readline().strip() == "RemoteDatabase"
         p.close()  # the owner's own handles are gone; its process still serves the connected client

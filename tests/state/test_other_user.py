@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sysconfig
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -22,8 +21,7 @@ from agentcore_nb.errors import EventLogError
 from agentcore_nb.project import Project
 from agentcore_nb.state import election
 
-REPO = Path(__file__).resolve().parents[2]
-SYSTEM_PYTHON = "/usr/bin/python3.11"
+from ..helpers.procs import SYSTEM_PYTHON, as_nobody
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON),
@@ -73,20 +71,8 @@ def open_home() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def as_nobody(db_path: Path) -> dict:
-    site = sysconfig.get_paths()["purelib"]
-    env = ["env", "-i", f"PYTHONPATH={REPO}:{site}", "HOME=/tmp", "PATH=/usr/bin:/bin"]
-    cmd = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        *env,
-        SYSTEM_PYTHON,
-        "-c",
-        ATTACK,
-        str(db_path),
-    ]
+def run_as_nobody(db_path: Path) -> dict:
+    cmd = as_nobody(ATTACK, str(db_path))
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
@@ -97,7 +83,7 @@ def test_another_user_cannot_connect_or_take_over(open_home: Path) -> None:
         p.event_log.flush()
         sock = election.socket_path(p.database_path)
         assert sock.stat().st_mode & 0o777 == 0o600
-        seen = as_nobody(p.database_path)
+        seen = run_as_nobody(p.database_path)
         assert seen["uid"] == 65534
         assert seen["connect"] == "PermissionError"  # the socket file is owner-only
         assert seen["project"].startswith("EventLogError") or seen["project"].startswith(
@@ -105,7 +91,7 @@ def test_another_user_cannot_connect_or_take_over(open_home: Path) -> None:
         ), seen
         # even with the file opened up, the owner checks the peer's uid before reading a byte
         sock.chmod(0o666)
-        seen = as_nobody(p.database_path)
+        seen = run_as_nobody(p.database_path)
         assert seen["connect"] == "connected", seen
         assert seen["reply"] in ("ConnectionLost", "ConnectionResetError", "BrokenPipeError"), seen
         p.event_log.flush()  # and the owner is unharmed
@@ -131,19 +117,7 @@ IMPOSTOR = textwrap.dedent(
 
 def test_a_socket_planted_by_another_user_is_refused(open_home: Path) -> None:
     open_home.chmod(0o1777)  # a shared, world-writable directory: anyone may create files in it
-    site = sysconfig.get_paths()["purelib"]
-    env = ["env", "-i", f"PYTHONPATH={REPO}:{site}", "HOME=/tmp", "PATH=/usr/bin:/bin"]
-    cmd = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        *env,
-        SYSTEM_PYTHON,
-        "-c",
-        IMPOSTOR,
-        str(open_home),
-    ]
+    cmd = as_nobody(IMPOSTOR, str(open_home))
     impostor = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert impostor.stdout.readline().strip() == "ready"

@@ -4,10 +4,8 @@ schema of the status code actually returned (exact code, then ``2XX``-style rang
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import mimetypes
-import random
 import re
 import uuid
 from typing import Any
@@ -16,7 +14,7 @@ import httpx
 
 from ...home import state_dir
 from ..spec import ToolOutputError, ToolTargetError, validation_error, validator_for
-from ..targets import RETRIES, secret
+from ..targets import request, secret
 from .media import essence, is_json, is_texty
 from .request import Request, build_request
 
@@ -79,29 +77,12 @@ async def call_openapi(client: httpx.AsyncClient, target: dict[str, Any], argume
 
 
 async def _send(client: httpx.AsyncClient, req: Request, what: str, timeout: float) -> httpx.Response:
-    kwargs: dict[str, Any] = {"headers": req.headers, "timeout": timeout}
+    kwargs: dict[str, Any] = {"headers": req.headers}
     if req.files is not None:
         kwargs["files"] = req.files
     elif req.content is not None:
         kwargs["content"] = req.content
-    for attempt in range(RETRIES + 1):
-        try:
-            resp = await client.request(req.method, req.url, **kwargs)
-        except httpx.TimeoutException:
-            raise ToolTargetError(f"{what} timed out after {timeout:g}s") from None
-        except httpx.TransportError as exc:
-            if attempt < RETRIES:
-                await asyncio.sleep(0.05 * 2**attempt * (1 + random.random()))
-                continue
-            raise ToolTargetError(f"{what} unreachable: {type(exc).__name__}") from None
-        if resp.status_code >= 500 and attempt < RETRIES:
-            await asyncio.sleep(0.05 * 2**attempt * (1 + random.random()))
-            continue
-        if resp.status_code >= 400:
-            detail = resp.text[:200].replace("\n", " ")
-            raise ToolTargetError(f"{what} answered HTTP {resp.status_code}: {detail}")
-        return resp
-    raise ToolTargetError(f"{what} failed")  # pragma: no cover - the loop always returns or raises
+    return await request(client, req.method, req.url, what=what, timeout=timeout, **kwargs)
 
 
 def _decode(resp: httpx.Response, what: str) -> Any:

@@ -20,7 +20,7 @@ from ...agent.registry import AgentRegistry
 from ...agent.runner import AgentResult, run
 from ...agent.spec import Agent, AgentError
 from .framework import MagicCall, UsageError, magic
-from .node import node_name, seconds
+from .node import node_name, positive, seconds
 from .trace import show_after_run
 
 _DEFINE_ONLY = ("tools", "memory", "model", "max_steps", "max_tokens", "timeout", "description", "remember")
@@ -28,16 +28,6 @@ _DEFINE_ONLY = ("tools", "memory", "model", "max_steps", "max_tokens", "timeout"
 
 def _registry(call: MagicCall) -> AgentRegistry:
     return call.session.project.services["agents"]  # type: ignore[no-any-return]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _names(text: str) -> list[str]:
@@ -212,10 +202,8 @@ _p.add_argument(
     "--memory", "-m", default=None, metavar="NS", help="(%%agent) memory namespace to recall from"
 )
 _p.add_argument("--model", default=None, help="(%%agent) PROVIDER:MODEL (default: %%model)")
-_p.add_argument(
-    "--max-steps", type=_positive, default=None, help="(%%agent) stop a runaway after N steps (8)"
-)
-_p.add_argument("--max-tokens", type=_positive, default=None, help="(%%agent) token budget of one run")
+_p.add_argument("--max-steps", type=positive, default=None, help="(%%agent) stop a runaway after N steps (8)")
+_p.add_argument("--max-tokens", type=positive, default=None, help="(%%agent) token budget of one run")
 _p.add_argument("--timeout", type=seconds, default=None, help="(%%agent) seconds for one run")
 _p.add_argument("--description", default=None, help="(%%agent) how a parent agent sees it")
 _p.add_argument(

@@ -33,6 +33,17 @@ def retry_count(text: str) -> int:
     return value
 
 
+def positive(text: str) -> int:
+    """A whole number of at least 1 (``--max-steps``, ``--max-tokens`` of ``%%agent``/``%%reason``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)

@@ -11,16 +11,7 @@ from typing import Any
 from ...graph.spec import Graph
 from ..nodes import reason_config, template_fields
 from .framework import MagicCall, UsageError, magic
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from .node import positive
 
 
 def _variable(text: str) -> str:
@@ -78,6 +69,6 @@ reason_magic.parser.add_argument(
     "--as", dest="as_", type=_variable, default="_reason_result", help="variable for the completion"
 )
 reason_magic.parser.add_argument("--system", default=None, help="system instructions")
-reason_magic.parser.add_argument("--max-tokens", type=_positive, default=None, help="output token limit")
+reason_magic.parser.add_argument("--max-tokens", type=positive, default=None, help="output token limit")
 
 __all__ = ["reason_graph", "reason_magic"]
