@@ -6,33 +6,18 @@ Screenshots go to .cache/artifacts/ (ignored by git). JupyterLab starts once per
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..helpers.lab import CHROMIUM, CHROMIUM_FLAGS, LabFailed, jupyterlab
 from .conftest import NOTEBOOKS
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".cache" / "artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+FLAGS = CHROMIUM_FLAGS
 
 from playwright import sync_api as playwright_api  # noqa: E402 (the dev extra)
 
@@ -70,68 +55,21 @@ def _big_trace_notebook(kernelspec: dict[str, Any]) -> dict[str, Any]:
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": kernelspec}, "cells": [cell]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run .ci/setup (it installs Debian's chromium)")
     base = tmp_path_factory.mktemp("lab")
-    dirs = {
-        name: base / name for name in ("home", "agentcore", "config", "runtime", "settings", "work", "root")
-    }
-    for d in dirs.values():
-        d.mkdir()
-    news = dirs["settings"] / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    shutil.copy(NOTEBOOKS / "07-tracing.ipynb", dirs["root"] / "07-tracing.ipynb")
+    root = base / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOKS / "07-tracing.ipynb", root / "07-tracing.ipynb")
     kernelspec = json.loads((NOTEBOOKS / "07-tracing.ipynb").read_text())["metadata"]["kernelspec"]
-    (dirs["root"] / "big-trace.ipynb").write_text(json.dumps(_big_trace_notebook(kernelspec)))
-    port, token = _free_port(), uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update(
-        HOME=str(dirs["home"]),
-        AGENTCORE_HOME=str(dirs["agentcore"]),
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-        NO_COLOR="1",
-    )
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={dirs['root']}",
-        f"--LabApp.user_settings_dir={dirs['settings']}", f"--LabApp.workspaces_dir={dirs['work']}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(base / "lab.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
-            time.sleep(0.2)
+    (root / "big-trace.ipynb").write_text(json.dumps(_big_trace_notebook(kernelspec)))
     try:
-        yield {"url": url, "token": token}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        with jupyterlab(base, root) as server:
+            yield server
+    except LabFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
