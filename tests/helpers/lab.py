@@ -87,3 +87,34 @@ def jupyterlab(base: Path, root: Path, start_timeout: float = 120) -> Iterator[d
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+@contextmanager
+def notebook_page(
+    lab: dict[str, Any], notebook: str, viewport: dict[str, int], default_timeout: float | None = None
+) -> Iterator[Any]:
+    """Chromium (Playwright) on `notebook` in the lab, its AgentCore kernel idle. Console and page
+    errors collect in `page.agentcore_errors` (see `no_console_errors`)."""
+    from playwright import sync_api
+
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport=viewport)
+            if default_timeout is not None:
+                page.set_default_timeout(default_timeout)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.agentcore_errors = errors
+            page.goto(f"{lab['url']}/lab/tree/{notebook}?reset&token={lab['token']}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            # the execution indicator says "idle" before any kernel exists: wait for the kernel itself
+            page.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=180_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def no_console_errors(page: Any) -> None:
+    assert page.agentcore_errors == [], "browser console errors:\n" + "\n".join(page.agentcore_errors)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.lab import CHROMIUM, CHROMIUM_FLAGS, LabFailed, jupyterlab
+from tests.helpers.lab import CHROMIUM, LabFailed, jupyterlab, no_console_errors, notebook_page
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -88,29 +88,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def page(lab: dict[str, Any]) -> Iterator[Any]:
-    from playwright import sync_api
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1600, "height": 1000})
-        pg.set_default_timeout(60_000)
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(f"{lab['url']}/lab/tree/00-showcase.ipynb?reset&token={lab['token']}")
-        pg.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        pg.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=180_000)
-        pg.agentcore_errors = errors
+    with notebook_page(lab, "00-showcase.ipynb", {"width": 1600, "height": 1000}, 60_000) as pg:
         pg.agentcore_lab = lab
-        try:
-            yield pg
-        finally:
-            browser.close()
+        yield pg
 
 
-def _no_console_errors(pg: Any) -> None:
-    assert pg.agentcore_errors == [], "browser console errors:\n" + "\n".join(pg.agentcore_errors)
+_no_console_errors = no_console_errors
 
 
 def _fail(pg: Any, what: str, name: str) -> None:

@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 
-from ..helpers.lab import CHROMIUM, CHROMIUM_FLAGS, LabFailed, jupyterlab
+from ..helpers.lab import CHROMIUM, LabFailed, jupyterlab, no_console_errors, notebook_page
 from .conftest import NOTEBOOKS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".cache" / "artifacts"
-FLAGS = CHROMIUM_FLAGS
 
-from playwright import sync_api as playwright_api  # noqa: E402 (the dev extra)
 
 pytestmark = pytest.mark.slow
 
@@ -76,16 +74,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def page(lab: dict[str, Any]) -> Iterator[Any]:
     """The tracing notebook open in JupyterLab, every cell run, widgets drawn."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1100})
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(f"{lab['url']}/lab/tree/07-tracing.ipynb?reset&token={lab['token']}")
-        pg.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        # the execution indicator says "idle" before any kernel exists: wait for the kernel itself
-        pg.get_by_text("AgentCore (Python 3) | Idle").first.wait_for(timeout=180_000)
+    with notebook_page(lab, "07-tracing.ipynb", {"width": 1500, "height": 1100}) as pg:
         pg.locator(".jp-Notebook").first.click()
         pg.get_by_role("menuitem", name="Run", exact=True).click()
         pg.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -99,15 +88,12 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
                 "the widgets did not appear; cell outputs:\n"
                 + "\n---\n".join(o[:400] for o in outputs)
                 + "\nconsole errors: "
-                + "; ".join(errors)
+                + "; ".join(pg.agentcore_errors)
             )
-        pg.agentcore_errors = errors
         yield pg
-        browser.close()
 
 
-def _no_console_errors(pg: Any) -> None:
-    assert pg.agentcore_errors == [], "browser console errors:\n" + "\n".join(pg.agentcore_errors)
+_no_console_errors = no_console_errors
 
 
 def test_trace_widget_draws_the_run_and_opens_span_details(page: Any) -> None:
