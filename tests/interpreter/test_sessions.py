@@ -110,6 +110,45 @@ def test_an_interpreter_that_dies_is_restarted_and_says_so(roomy):
     assert after.ok and after.stdout == "False\n"
 
 
+#: Writes 32 MiB while another process keeps signalling the interpreter: a signal landing in a
+#: blocked pipe write makes it return early (node then queued the rest in memory and replied
+#: before the output left: under the output cap's interrupt on a busy machine, a gigabyte loop
+#: queued it all and died of heap exhaustion).
+SIGNALLED_WRITES = {
+    "javascript": (
+        "process.on('SIGUSR2', () => {});\n"
+        "var blaster = require('child_process').spawn(process.execPath, ['-e',\n"
+        "  'for (;;) { try { process.kill(' + process.pid + ', \"SIGUSR2\"); } "
+        "catch (e) { process.exit(0); } }'], { stdio: 'ignore' });\n"
+        "var t0 = Date.now(); while (Date.now() - t0 < 300) {}\n"
+        "var chunk = 'y'.repeat(1 << 20);\n"
+        "for (let i = 0; i < 32; i++) process.stdout.write(chunk);\n"
+        "blaster.kill('SIGKILL');\n"
+    ),
+    "python": (
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGUSR2, lambda *a: None)\n"
+        "blaster = subprocess.Popen([sys.executable, '-c', 'import os, signal\\n"
+        "while True: os.kill(%d, signal.SIGUSR2)' % os.getpid()])\n"
+        "time.sleep(0.3)\n"
+        "chunk = 'y' * (1 << 20)\n"
+        "for _ in range(32):\n    sys.stdout.write(chunk)\n"
+        "sys.stdout.flush()\n"
+        "blaster.kill(); blaster.wait()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SIGNALLED_WRITES))
+def test_output_written_under_signals_is_all_in_the_reply(roomy, lang):
+    limits = Limits(wall_seconds=60, output_bytes=64 * MiB)
+    r = roomy.execute_code(SIGNALLED_WRITES[lang], language=lang, session=f"signals-{lang}", limits=limits)
+    assert r.ok, r.error
+    assert len(r.stdout) == 32 * MiB and set(r.stdout) == {"y"}
+    after = roomy.execute_code("1 + 1", language=lang, session=f"signals-{lang}", limits=limits)
+    assert after.ok and after.stdout == "" and not after.restarted  # nothing arrives late
+
+
 # ---------------------------------------------------------------- results
 
 

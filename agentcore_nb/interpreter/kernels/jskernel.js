@@ -20,6 +20,40 @@ for (const stream of [process.stdout, process.stderr]) {
   if (stream._handle && typeof stream._handle.setBlocking === 'function') stream._handle.setBlocking(true);
 }
 
+// Even a blocking pipe write returns early when a signal lands mid-write (the host's interrupt at
+// the output cap, or any signal the user handles); node then queues the rest, and every later
+// write of the same execution piles up behind it in memory: a loop of big writes could queue a
+// gigabyte, reply first and die of heap exhaustion flushing it. So user writes go straight to the
+// fd, whole, before write() returns.
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+function writeFully(fd, buf) {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if (e.code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1);
+      else if (e.code !== 'EINTR') throw e;
+    }
+  }
+}
+
+function syncWrite(fd) {
+  return function write(chunk, encoding, callback) {
+    if (typeof encoding === 'function') [callback, encoding] = [encoding, undefined];
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, encoding || 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    writeFully(fd, buf);
+    if (typeof callback === 'function') process.nextTick(callback, null);
+    return true;
+  };
+}
+process.stdout.write = syncWrite(1);
+process.stderr.write = syncWrite(2);
+
 globalThis.require = require;
 globalThis.module = module;
 
