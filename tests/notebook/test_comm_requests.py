@@ -256,7 +256,11 @@ def test_export_writes_a_bundle_that_runs_and_refusals_name_cells(
     assert "syn1" in cells
     syn = next(p for p in refused["problems"] if p["cell_id"] == "syn1")
     assert syn["node"] == "broken" and "syntax" in syn["message"]
-    assert any(p["cell_id"] is None and "out1" in p["message"] for p in refused["problems"])
+    assert (syn["kind"], syn["index"]) == ("syntax", 2)
+    several = refused["problems"][-1]
+    assert several["kind"] == "output" and several["cell_id"] is None and several["index"] is None
+    assert several["node"] is None and "out1" in several["message"]
+    assert all(set(p) == {"kind", "cell_id", "index", "node", "message"} for p in refused["problems"])
     assert not (tmp_path / "build" / "bad-bundle").exists()
     assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["demo-bundle"]  # no temp leftovers
 
