@@ -366,8 +366,8 @@ def test_a_comm_on_a_subshell_as_jupyterlab_opens_it_stays_consistent_with_the_c
         ]
     answers = [lab.answer(rid) for rid in asked]
     assert [a["type"] for a in answers] == ["snapshot"] * 6
-    seqs += [a["seq"] for a in answers]
-    assert len(set(seqs)) == len(seqs)  # one counter for answers and changes, nothing sent twice
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the feed: one seq per change, no gap
+    assert all(seqs[0] <= a["seq"] <= seqs[-1] for a in answers)  # each snapshot: the last change it holds
     last = lab.ask({"type": "refresh"})
     assert last["graph"] == k.snapshot() and len(last["graph"]["nodes"]) == 6
     assert last["graph"]["edges"] == [[f"cell_{i}", f"cell_{i + 1}"] for i in range(1, 6)]
