@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .bundle import Bundle, load_bundle, write_bundle
-from .plan import ExportError, Plan, plan_export
+from .plan import ExportError, ExportProblem, Plan, plan_export
 from .runner import result_value, run_bundle, run_local
 
 
@@ -23,6 +23,7 @@ def export_notebook(notebook: str | Path, out: str | Path) -> Path:
 __all__ = [
     "Bundle",
     "ExportError",
+    "ExportProblem",
     "Plan",
     "export_notebook",
     "load_bundle",

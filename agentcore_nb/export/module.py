@@ -65,10 +65,9 @@ def cell_function(cell: Cell) -> str:
     try:
         compile(text, f"<{cell.name}>", "exec")
     except SyntaxError as exc:
-        raise ExportError(
-            f"cannot export: {cell.label} cannot run as a function: {exc.msg}",
-            hint="rewrite it (e.g. name star imports, no top-level await or return), or tag it skip-export",
-        ) from None
+        fix = "rewrite it (e.g. name star imports, no top-level await or return), or tag it skip-export"
+        problem = cell.problem("function", f"cannot run as a function: {exc.msg} -> fix: {fix}")
+        raise ExportError("cannot export: 1 problem(s)", [problem]) from None
     return text
 
 

@@ -22,14 +22,37 @@ PARAMETERS_TAG = "parameters"
 OUTPUT_TAG = "output"
 
 
+@dataclass(frozen=True, slots=True)
+class ExportProblem:
+    """One reason the notebook cannot ship, tied to its cell so a frontend can point at it.
+
+    ``message`` is the whole one-line report (``cell ID (first line): reason -> fix: ...``);
+    ``cell_id``/``index`` (1-based among all cells) are ``None`` when it is about several cells.
+    """
+
+    kind: str  # a stable code: syntax, parameters, output, name, fallback, read, order, cycle, ...
+    message: str
+    cell_id: str | None = None
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "cell_id": self.cell_id, "index": self.index, "message": self.message}
+
+
 class ExportError(AgentcoreError):
     """The notebook cannot be exported; ``problems`` lists each cell with its reason and fix."""
 
-    def __init__(self, message: str, problems: list[str] | None = None, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, problems: list[ExportProblem] | None = None, *, hint: str | None = None
+    ) -> None:
         self.problems = list(problems or [])
         self.report = message + "".join(f"\n  - {p}" for p in self.problems)
         super().__init__(
-            message if not self.problems else f"{message}: " + "; ".join(self.problems), hint=hint
+            message if not self.problems else f"{message}: " + "; ".join(map(str, self.problems)),
+            hint=hint,
         )
 
 
@@ -53,6 +76,10 @@ class Cell:
     @property
     def label(self) -> str:
         return f"cell {self.cell_id or f'#{self.index}'} ({self.first_line})"
+
+    def problem(self, kind: str, text: str) -> ExportProblem:
+        """A problem about this cell: ``LABEL: text``."""
+        return ExportProblem(kind, f"{self.label}: {text}", self.cell_id or None, self.index)
 
 
 @dataclass(slots=True)
@@ -148,7 +175,7 @@ def parameters_of(cell: Cell) -> tuple[dict[str, dict[str, Any]], str | None]:
 def plan_export(path: Path) -> Plan:
     """Read and check the notebook; raise :class:`ExportError` with every problem at once."""
     nb = read_notebook(path)
-    problems: list[str] = []
+    problems: list[ExportProblem] = []
     left_out: list[str] = []
     cells: list[Cell] = []
     params: dict[str, dict[str, Any]] = {}
@@ -171,34 +198,38 @@ def plan_export(path: Path) -> Plan:
         if PARAMETERS_TAG in tags:
             if params_cell is not None:
                 problems.append(
-                    f"{cell.label}: a second parameters cell -> fix: keep one cell tagged parameters"
+                    cell.problem(
+                        "parameters", "a second parameters cell -> fix: keep one cell tagged parameters"
+                    )
                 )
                 continue
             params_cell = cell
             found, why = parameters_of(cell)
             if why:
-                problems.append(f"{cell.label}: {why}")
+                problems.append(cell.problem("parameters", why))
             params = found
             continue
         try:
             cell.node = cell_node(raw.source)
         except CellParseError as exc:
-            problems.append(f"{cell.label}: {exc.reason} -> fix: {exc.fix}")
+            kind = "syntax" if exc.reason.startswith("syntax error") else "cell"
+            problems.append(cell.problem(kind, f"{exc.reason} -> fix: {exc.fix}"))
             continue
         if cell.node.role == "view":
             left_out.append(f"{cell.label}: shows notebook state only")
             if OUTPUT_TAG in tags:
                 problems.append(
-                    f"{cell.label}: tagged output but computes nothing -> fix: tag a step or code cell"
+                    cell.problem(
+                        "output", "tagged output but computes nothing -> fix: tag a step or code cell"
+                    )
                 )
             continue
         if OUTPUT_TAG in tags:
             output_cells.append(cell)
         cells.append(cell)
     if len(output_cells) > 1:
-        problems.append(
-            "cells " + ", ".join(c.cell_id for c in output_cells) + " are all tagged output -> fix: tag one"
-        )
+        ids = ", ".join(c.cell_id or f"#{c.index}" for c in output_cells)
+        problems.append(ExportProblem("output", f"cells {ids} are all tagged output -> fix: tag one"))
     definitions = _definitions(cells, problems)
     steps = [c for c in cells if c.node is not None and c.node.role in ("python", "step")]
     taken: set[str] = set()
@@ -206,29 +237,33 @@ def plan_export(path: Path) -> Plan:
         assert c.node is not None
         c.name = c.node.name or _node_name(c, taken)
         if c.name in taken:
-            problems.append(f"{c.label}: node name '{c.name}' is used twice -> fix: rename one %%node")
+            problems.append(
+                c.problem("name", f"node name '{c.name}' is used twice -> fix: rename one %%node")
+            )
         taken.add(c.name)
     standby = {c.node.policy.get("fallback") for c in steps if c.node and c.node.policy.get("fallback")}
     for c in steps:
         fb = c.node.policy.get("fallback") if c.node else None
         if fb and fb not in taken:
             problems.append(
-                f"{c.label}: falls back to '{fb}', which is no exported cell -> fix: add or untag it"
+                c.problem(
+                    "fallback", f"falls back to '{fb}', which is no exported cell -> fix: add or untag it"
+                )
             )
     for c in output_cells:
         if c not in steps:
             problems.append(
-                f"{c.label}: tagged output but only defines something -> fix: tag a step or code cell"
+                c.problem(
+                    "output", "tagged output but only defines something -> fix: tag a step or code cell"
+                )
             )
     _bind(steps, params, definitions["globals"], skipped_defines, standby, problems)
     if not steps and not problems:
-        problems.append(f"{path.name}: no cell computes anything -> fix: add a code or step cell")
-    order = {f"cell {c.get('id') or f'#{i}'} (": i for i, c in enumerate(nb.cells, start=1)}
-
-    def where(problem: str) -> int:
-        return next((i for prefix, i in order.items() if problem.startswith(prefix)), len(order))
-
-    problems = sorted(dict.fromkeys(problems), key=where)
+        problems.append(
+            ExportProblem("empty", f"{path.name}: no cell computes anything -> fix: add a code or step cell")
+        )
+    last = len(nb.cells) + 1  # problems about several cells come after those about one
+    problems = sorted(dict.fromkeys(problems), key=lambda p: last if p.index is None else p.index)
     if problems:
         raise ExportError(f"cannot export {path.name}: {len(problems)} problem(s)", problems)
     chosen = output_cells[0] if output_cells else next(c for c in reversed(steps) if c.name not in standby)
@@ -249,7 +284,7 @@ def plan_export(path: Path) -> Plan:
     )
 
 
-def _definitions(cells: list[Cell], problems: list[str]) -> dict[str, Any]:
+def _definitions(cells: list[Cell], problems: list[ExportProblem]) -> dict[str, Any]:
     """Tools, agents (sub-agent links and the default model applied) and the model, in cell order.
 
     An ``%agent`` step gets the agent's definition as it stood when the step ran.
@@ -268,8 +303,11 @@ def _definitions(cells: list[Cell], problems: list[str]) -> dict[str, Any]:
         if node.defines_kind == "tool":
             if node.reads:
                 problems.append(
-                    f"{cell.label}: the tool uses {', '.join(repr(r) for r in node.reads)} from other cells "
-                    "-> fix: define or import it inside the %%tool cell"
+                    cell.problem(
+                        "tool",
+                        f"the tool uses {', '.join(repr(r) for r in node.reads)} from other cells "
+                        "-> fix: define or import it inside the %%tool cell",
+                    )
                 )
             tools.append({**node.config, "cell": cell.cell_id})
             tool_code.append((cell, node.code))
@@ -290,20 +328,24 @@ def _definitions(cells: list[Cell], problems: list[str]) -> dict[str, Any]:
             if parent not in agents or child not in agents:
                 missing = parent if parent not in agents else child
                 problems.append(
-                    f"{cell.label}: agent '{missing}' is not defined above -> fix: move its %%agent cell up"
+                    cell.problem(
+                        "agent", f"agent '{missing}' is not defined above -> fix: move its %%agent cell up"
+                    )
                 )
                 continue
             try:
                 agents[parent].add_subagent(agents[child])
             except AgentError as exc:
-                problems.append(f"{cell.label}: {exc.message} -> fix: change the link")
+                problems.append(cell.problem("agent", f"{exc.message} -> fix: change the link"))
                 continue
             links.setdefault(parent, []).append(child)
         elif node.kind == "agent" and node.role == "step":
             name = node.config["agent"]
             if name not in agents:
                 problems.append(
-                    f"{cell.label}: agent '{name}' is not defined above -> fix: add a %%agent {name} cell"
+                    cell.problem(
+                        "agent", f"agent '{name}' is not defined above -> fix: add a %%agent {name} cell"
+                    )
                 )
                 continue
             node.config = {
@@ -339,7 +381,7 @@ def _bind(
     module_globals: set[str],
     skipped: dict[str, Cell],
     standby: set[Any],
-    problems: list[str],
+    problems: list[ExportProblem],
 ) -> None:
     """Wire each read to the latest earlier definer; report what cannot be wired."""
     definers: dict[str, list[Cell]] = {}
@@ -363,8 +405,11 @@ def _bind(
             if n in params:
                 if owners:
                     problems.append(
-                        f"{owners[0].label}: redefines parameter '{n}', so notebook order decides its value "
-                        "-> fix: rename the variable, or tag the cell skip-export"
+                        owners[0].problem(
+                            "redefined",
+                            f"redefines parameter '{n}', so notebook order decides its value "
+                            "-> fix: rename the variable, or tag the cell skip-export",
+                        )
                     )
                 c.inputs[n] = f"$input.{n}"
                 continue
@@ -383,15 +428,21 @@ def _bind(
                     else f"define '{n}' in an exported cell, or add it to the parameters cell"
                 )
                 problems.append(
-                    f"{c.label}: reads '{n}', which no exported cell defines and no parameter provides -> fix: {fix}"
+                    c.problem(
+                        "unbound",
+                        f"reads '{n}', which no exported cell defines and no parameter provides -> fix: {fix}",
+                    )
                 )
                 continue
             last = before[-1]
             overwritten = [d for d in before[:-1] if not (last.node and n in last.node.reads)]
             if overwritten:
                 problems.append(
-                    f"{last.label}: redefines '{n}' (also defined by {overwritten[-1].label}) and "
-                    f"{c.label} reads it, so notebook order decides its value -> fix: give each value its own name"
+                    last.problem(
+                        "redefined",
+                        f"redefines '{n}' (also defined by {overwritten[-1].label}) and {c.label} reads it, "
+                        "so notebook order decides its value -> fix: give each value its own name",
+                    )
                 )
             assert last.node is not None
             if last.node.role == "python":
@@ -406,12 +457,16 @@ def _bind(
         if cycle:
             labels = " -> ".join(cycle)
             problems.append(
-                f"{cell.label}: cycle {labels} -> fix: move the shared names into one cell, or break the loop"
+                cell.problem(
+                    "cycle", f"cycle {labels} -> fix: move the shared names into one cell, or break the loop"
+                )
             )
             continue
         for n, definer in reads:
             problems.append(
-                f"{cell.label}: reads '{n}' before {definer.label} defines it -> fix: move this cell below it"
+                cell.problem(
+                    "order", f"reads '{n}' before {definer.label} defines it -> fix: move this cell below it"
+                )
             )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .http import HTTPChat, Redactor, Retry, load_event, safe_url
+from .turns import alternating_turns
 from .types import ChatResponse, ModelError, Provider, ToolCall, Usage, parse_arguments
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -22,51 +23,33 @@ _STOP = {
 }
 
 
+def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
+    content: Any = m["content"]
+    if m.get("images"):  # a tool_result takes image blocks beside its text
+        content = [{"type": "text", "text": m["content"] or " "}] + [
+            {"type": "image", "source": {"type": "base64", "media_type": i["mime_type"], "data": i["data"]}}
+            for i in m["images"]
+        ]
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": content}
+    if m.get("is_error"):
+        block["is_error"] = True
+    return block
+
+
 def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """``(system, messages)``: system turns joined; tool results folded into user turns; turns of
     the same role merged (the API wants them alternating)."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-
-    def push(role: str, blocks: list[dict[str, Any]]) -> None:
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": blocks})
-
-    for m in messages:
-        role = m["role"]
-        if role == "system":
-            if m["content"]:
-                system.append(m["content"])
-        elif role == "tool":
-            content: Any = m["content"]
-            if m.get("images"):  # a tool_result takes image blocks beside its text
-                content = [{"type": "text", "text": m["content"] or " "}] + [
-                    {
-                        "type": "image",
-                        "source": {"type": "base64", "media_type": i["mime_type"], "data": i["data"]},
-                    }
-                    for i in m["images"]
-                ]
-            block: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": m["tool_call_id"],
-                "content": content,
-            }
-            if m.get("is_error"):
-                block["is_error"] = True
-            push("user", [block])
-        elif role == "assistant":
-            blocks: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}] if m["content"] else []
-            for c in m.get("tool_calls") or []:
-                blocks.append(
-                    {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}}
-                )
-            if blocks:
-                push("assistant", blocks)
-        else:
-            push("user", [{"type": "text", "text": m["content"] or " "}])
+    system, out = alternating_turns(
+        messages,
+        text=lambda t: {"type": "text", "text": t},
+        tool_use=lambda c: {
+            "type": "tool_use",
+            "id": c["id"],
+            "name": c["name"],
+            "input": c.get("arguments") or {},
+        },
+        tool_result=_tool_result,
+    )
     return "\n\n".join(system), out
 
 

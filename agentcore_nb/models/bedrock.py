@@ -15,6 +15,7 @@ from typing import Any
 
 from .._jsonschema import inline_refs
 from .http import Retry
+from .turns import alternating_turns
 from .types import ChatResponse, ModelError, Provider, ToolCall, Usage, parse_arguments
 
 RETRY_CODES = frozenset(
@@ -44,42 +45,26 @@ def _result_content(text: str) -> list[dict[str, Any]]:
     return [{"json": value}] if isinstance(value, dict) else [{"text": text}]
 
 
+def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"toolUseId": m["tool_call_id"], "content": _result_content(m["content"])}
+    if m.get("is_error"):
+        result["status"] = "error"
+    return {"toolResult": result}
+
+
 def to_converse_request(
     model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.converse``."""
-    system: list[dict[str, Any]] = []
-    out: list[dict[str, Any]] = []
-
-    def push(role: str, blocks: list[dict[str, Any]]) -> None:
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": blocks})
-
-    for m in messages:
-        role = m["role"]
-        if role == "system":
-            if m["content"]:
-                system.append({"text": m["content"]})
-        elif role == "tool":
-            result: dict[str, Any] = {
-                "toolUseId": m["tool_call_id"],
-                "content": _result_content(m["content"]),
-            }
-            if m.get("is_error"):
-                result["status"] = "error"
-            push("user", [{"toolResult": result}])
-        elif role == "assistant":
-            blocks: list[dict[str, Any]] = [{"text": m["content"]}] if m["content"] else []
-            for c in m.get("tool_calls") or []:
-                blocks.append(
-                    {"toolUse": {"toolUseId": c["id"], "name": c["name"], "input": c.get("arguments") or {}}}
-                )
-            if blocks:
-                push("assistant", blocks)
-        else:
-            push("user", [{"text": m["content"] or " "}])
+    texts, out = alternating_turns(
+        messages,
+        text=lambda t: {"text": t},
+        tool_use=lambda c: {
+            "toolUse": {"toolUseId": c["id"], "name": c["name"], "input": c.get("arguments") or {}}
+        },
+        tool_result=_tool_result,
+    )
+    system = [{"text": t} for t in texts]
     request: dict[str, Any] = {"modelId": model, "messages": out}
     if system:
         request["system"] = system

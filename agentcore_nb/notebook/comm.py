@@ -4,12 +4,14 @@ A frontend (the JupyterLab extension) opens a comm to ``agentcore.graph``; the k
 a ``snapshot`` and then sends one ``changes`` message per cell (node added/updated/removed, state
 changes, new edges, runs started/finished). The frontend may also ask for the session's runs, one
 run's trace and an export (answered by :mod:`.comm_requests`); a request carrying ``id`` gets an
-answer carrying ``reply_to``. Message shapes: ``docs/kernel-protocol.md``.
+answer carrying ``reply_to``. ``seq`` numbers the change feed only (every comm sees every change):
+answers go to the asking comm alone and carry no ``seq``, so one frontend's requests never look
+like a lost message to another; a ``snapshot`` carries the ``seq`` of the last change it holds.
+Message shapes: ``docs/kernel-protocol.md``.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +38,10 @@ class GraphChannel:
         self.session_id = session_id
         #: The notebook session (its project answers runs / trace / export requests).
         self.session = session
-        self._seq_lock = threading.Lock()
         self._send_lock = threading.RLock()
         self.comms: list[Any] = []
-        self._seq = itertools.count(1)
+        #: The ``seq`` of the last ``changes`` message (0: none yet); changed under ``_send_lock``.
+        self._seq = 0
 
     def install(self) -> None:
         self.comm_manager.register_target(TARGET, self._opened)
@@ -58,9 +60,11 @@ class GraphChannel:
         self.cells.unsubscribe(self._publish)
 
     def _message(self, type_: str, **fields: Any) -> dict[str, Any]:
-        # requests may be answered on a subshell thread while a cell publishes changes
-        with self._seq_lock:
-            return {"v": PROTOCOL_VERSION, "seq": next(self._seq), "type": type_, **fields}
+        """An answer (or the opening snapshot): only a snapshot carries a ``seq``, the feed's
+        position it holds; call it under ``_send_lock`` so no change slips in between."""
+        if type_ == "snapshot":
+            return {"v": PROTOCOL_VERSION, "seq": self._seq, "type": type_, **fields}
+        return {"v": PROTOCOL_VERSION, "type": type_, **fields}
 
     def snapshot_fields(self) -> dict[str, Any]:
         return {"session": self.session_id, "kernel_version": __version__, "graph": self.cells.snapshot()}
@@ -71,7 +75,7 @@ class GraphChannel:
     def send(self, comm: Any, build: Any) -> None:
         """Build a message and send it under the channel's lock: JupyterLab (4.4+) sends comm
         messages on a subshell, so requests are answered on another thread while a cell publishes
-        changes; a snapshot then never gets a ``seq`` before a change it does not hold."""
+        changes; a snapshot's ``seq`` then is the last change it holds."""
         with self._send_lock:
             comm.send(build())
 
@@ -104,14 +108,15 @@ class GraphChannel:
             return self._message(type_, **fields)
 
         if isinstance(data, dict) and data.get("type") == "refresh":
-            self.send(comm, reply)  # built under the lock: its seq and content agree with the feed
+            self.send(comm, reply)  # built under the lock: its seq and graph agree with the feed
             return
         type_, fields = answer(self, data)  # store queries and exports do not hold up the feed
         self.send(comm, lambda: self._message(type_, **fields))
 
     def _publish(self, changes: list[dict[str, Any]]) -> None:
         with self._send_lock:
-            message = self._message("changes", changes=changes)
+            self._seq += 1
+            message = {"v": PROTOCOL_VERSION, "seq": self._seq, "type": "changes", "changes": changes}
             for comm in list(self.comms):
                 try:
                     comm.send(message)

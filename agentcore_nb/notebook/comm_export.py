@@ -3,8 +3,9 @@ edits included) exported as a graph bundle, exactly as ``agentcore export`` does
 
 The model is checked as nbformat v4, written to a private temporary ``NAME.ipynb`` and exported
 from there into ``path`` (relative to the kernel's working directory, the notebook's folder in
-JupyterLab). A notebook that cannot ship is refused with its problems, each tied to its cell id;
-the bundle directory appears all at once or not at all.
+JupyterLab). A notebook that cannot ship is refused with its problems (each an
+:class:`~agentcore_nb.export.plan.ExportProblem`: kind, cell id and index, one-line message); the
+bundle directory appears all at once or not at all.
 """
 
 from __future__ import annotations
@@ -66,30 +67,32 @@ def _target(path: Any) -> Path:
 
 
 def _problems(exc: ExportError, notebook: dict[str, Any], session: NotebookSession) -> list[dict[str, Any]]:
-    """Each problem with the cell it is about: the export names a cell ``cell ID (first line)``."""
+    """Each problem as the export reports it, plus its cell's node name (live graph or ``%%node``)."""
     from ..errors import AgentcoreError
     from .cells import parse_header
 
     node_of_cell = {c.cell_id: name for name, c in list(session.cells.cells.items()) if c.cell_id}
-    labels: list[tuple[str, str | None, str | None]] = []
-    for index, cell in enumerate(notebook.get("cells", []), start=1):
-        cid = cell.get("id") if isinstance(cell.get("id"), str) else None
-        node = node_of_cell.get(cid) if cid else None
-        if node is None and cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            try:  # the %%node name, even when the body does not parse
-                header = parse_header("".join(source) if isinstance(source, list) else str(source))
-                node = header.name if header is not None else None
-            except AgentcoreError:
-                node = None
-        labels.append((f"cell {cid or f'#{index}'} (", cid, node))
-    out = []
-    for problem in exc.problems:
-        match = next(
-            ((cid, node) for prefix, cid, node in labels if problem.startswith(prefix)), (None, None)
-        )
-        out.append({"cell_id": match[0], "node": match[1], "message": problem})
-    return out
+    cells = notebook.get("cells", [])
+
+    def node(index: int | None, cell_id: str | None) -> str | None:
+        if cell_id and cell_id in node_of_cell:
+            return node_of_cell[cell_id]
+        cell = cells[index - 1] if index is not None and 0 < index <= len(cells) else None
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            return None
+        source = cell.get("source", "")
+        try:  # the %%node name, even when the body does not parse
+            header = parse_header("".join(source) if isinstance(source, list) else str(source))
+        except AgentcoreError:
+            return None
+        return header.name if header is not None else None
+
+    return [{**p.to_dict(), "node": node(p.index, p.cell_id)} for p in exc.problems]
+
+
+def _refused(exc: ExportError, notebook: dict[str, Any], session: NotebookSession) -> Answer:
+    message = exc.message if exc.problems else str(exc)
+    return "export_refused", {"message": one_line(message), "problems": _problems(exc, notebook, session)}
 
 
 def export_request(session: NotebookSession, data: dict[str, Any]) -> Answer:
@@ -105,13 +108,12 @@ def export_request(session: NotebookSession, data: dict[str, Any]) -> Answer:
         try:
             plan = plan_export(source)
         except ExportError as exc:
-            return "export_refused", {
-                "message": one_line(exc.message if exc.problems else str(exc)),
-                "problems": _problems(exc, notebook, session),
-            }
+            return _refused(exc, notebook, session)
         try:
             written = write_bundle(plan, out)
         except ExportError as exc:
+            if exc.problems:  # a cell that cannot become a function
+                return _refused(exc, notebook, session)
             raise RequestError(f"export: {one_line(str(exc))}") from None
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__

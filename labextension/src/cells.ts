@@ -8,9 +8,13 @@ export function cellIds(panel: NotebookPanel): Set<string> {
 
 /** Make the cell with this id the active (and only selected) cell and scroll to it. */
 export function selectCell(panel: NotebookPanel, cellId: string): boolean {
+  return selectCellAt(panel, panel.content.widgets.findIndex(c => c.model.id === cellId));
+}
+
+/** The same for the cell at this 0-based position. */
+export function selectCellAt(panel: NotebookPanel, index: number): boolean {
   const notebook = panel.content;
-  const index = notebook.widgets.findIndex(c => c.model.id === cellId);
-  if (index < 0) {
+  if (!Number.isInteger(index) || index < 0 || index >= notebook.widgets.length) {
     return false;
   }
   notebook.mode = 'command';

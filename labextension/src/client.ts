@@ -2,7 +2,10 @@
  * One notebook's connection to its kernel's `agentcore.graph` comm: the graph it holds (snapshot
  * + changes), request/reply for runs, traces and export, and recovery. The comm is re-opened
  * when the kernel changes, restarts or comes back from the dead, and a seq gap or a malformed
- * message asks for a fresh snapshot. Every failure is one line in `message`; nothing throws.
+ * message asks for a fresh snapshot. `seq` numbers the kernel's change feed (a snapshot carries
+ * the last change it holds); answers are matched by `reply_to` and carry none (an older kernel's
+ * answers do, on the same counter, and are checked the same way). Every failure is one line in
+ * `message`; nothing throws.
  */
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';

@@ -6,15 +6,10 @@
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
-import { cellIds, selectCell } from './cells';
+import { cellIds, selectCell, selectCellAt } from './cells';
 import { GraphClient } from './client';
 import { GraphView } from './graphview';
-
-export interface IProblem {
-  cell_id: string | null;
-  node: string | null;
-  message: string;
-}
+import { IProblem } from './protocol';
 
 export class GraphPanel extends Widget {
   constructor(private _commands: { execute: (id: string) => Promise<unknown> }) {
@@ -95,18 +90,27 @@ export class GraphPanel extends Widget {
     for (const p of problems) {
       const li = document.createElement('li');
       li.className = 'acx-report-problem';
-      const where = p.node ?? (p.cell_id ? `cell ${p.cell_id.slice(0, 8)}` : '');
-      if (p.cell_id && this._panel) {
+      li.dataset.kind = p.kind;
+      const where = p.node ?? (p.cell_id ? `cell ${p.cell_id.slice(0, 8)}` : p.index !== null ? `cell #${p.index}` : '');
+      if ((p.cell_id || p.index !== null) && this._panel) {
         const a = document.createElement('a');
         a.className = 'acx-report-link';
         a.href = '#';
-        a.dataset.cellId = p.cell_id;
+        if (p.cell_id) {
+          a.dataset.cellId = p.cell_id;
+        }
+        if (p.index !== null) {
+          a.dataset.cellIndex = String(p.index);
+        }
         a.textContent = where || 'cell';
         const panel = this._panel;
-        const cellId = p.cell_id;
+        const { cell_id: cellId, index } = p;
         a.addEventListener('click', ev => {
           ev.preventDefault();
-          selectCell(panel, cellId);
+          // by id; by position when the cell has no id (or the kernel's notebook model had none)
+          if (!(cellId && selectCell(panel, cellId)) && index !== null) {
+            selectCellAt(panel, index - 1);
+          }
         });
         li.append(a, document.createTextNode(`: ${p.message}`));
       } else {

@@ -12,7 +12,8 @@ import { Widget } from '@lumino/widgets';
 
 import { Badges } from './badges';
 import { GraphClient } from './client';
-import { GraphPanel, IProblem } from './graphpanel';
+import { GraphPanel } from './graphpanel';
+import { parseProblems } from './protocol';
 import { graphIcon, traceIcon } from './icons';
 import { TracePanel } from './tracepanel';
 
@@ -203,13 +204,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
             graphPanel.showExport(true, `Exported ${nodes} nodes to ${String(reply.path)}`, []);
             Notification.success(`Graph bundle written to ${String(reply.path)}`, { autoClose: 5000 });
           } else if (reply.type === 'export_refused') {
-            const problems: IProblem[] = (Array.isArray(reply.problems) ? reply.problems : [])
-              .filter((p: any) => p && typeof p.message === 'string')
-              .map((p: any) => ({
-                cell_id: typeof p.cell_id === 'string' ? p.cell_id : null,
-                node: typeof p.node === 'string' ? p.node : null,
-                message: p.message
-              }));
+            const problems = parseProblems(reply.problems);
             graphPanel.showExport(false, `Export refused: ${String(reply.message ?? '')}`, problems);
           } else {
             graphPanel.showExport(false, `Export: unexpected answer '${reply.type}'`, []);

@@ -172,3 +172,31 @@ export function policyText(policy: Record<string, unknown>): string {
   }
   return parts.join(' · ');
 }
+
+/** One reason an export was refused (an `export_refused` answer's `problems[]`). */
+export interface IProblem {
+  /** A stable code: syntax, cell, unbound, order, cycle, output, ... ('' from an old kernel). */
+  kind: string;
+  cell_id: string | null;
+  /** 1-based position among the notebook's cells; null when the problem is about several. */
+  index: number | null;
+  node: string | null;
+  message: string;
+}
+
+/** The problems of an `export_refused` answer (entries without a message are dropped). */
+export function parseProblems(x: unknown): IProblem[] {
+  return (Array.isArray(x) ? x : []).filter(isObject).flatMap(p =>
+    typeof p.message === 'string'
+      ? [
+          {
+            kind: typeof p.kind === 'string' ? p.kind : '',
+            cell_id: typeof p.cell_id === 'string' ? p.cell_id : null,
+            index: typeof p.index === 'number' && Number.isInteger(p.index) && p.index > 0 ? p.index : null,
+            node: typeof p.node === 'string' ? p.node : null,
+            message: p.message
+          }
+        ]
+      : []
+  );
+}

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import procs
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "notebooks" / "demo-graph.json"
 
 
 def agentcore(*args: str, env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "agentcore_nb.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = procs.cli(env, *args, timeout=120)
     if check:
         assert out.returncode == 0, out.stderr
     return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import nbformat
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import procs
 
 NOTEBOOKS = REPO / "notebooks"
 
@@ -37,14 +37,7 @@ def write_notebook(path: Path, cells: list[str | tuple[str, list[str]]], *, lang
 def agentcore(
     *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentcore_nb.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return procs.cli(env, *args, timeout=timeout, cwd=cwd)
 
 
 def run_json(*args: str, env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:

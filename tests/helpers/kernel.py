@@ -54,6 +54,31 @@ class CellResult:
         return self.stdout + "".join(d.get("text/plain", "") for d in self.data)
 
 
+def collect(
+    client: Any, msg_id: str, timeout: float, *, stray: list[dict[str, Any]] | None = None, what: str = ""
+) -> CellResult:
+    """What request ``msg_id`` produced on iopub until its kernel went idle, and its shell reply.
+    Other iopub messages (comm traffic, other requests) go to ``stray`` when given. ``timeout``
+    bounds each wait (a long cell that keeps printing is not cut short)."""
+    messages = []
+    while True:
+        try:
+            msg = client.get_iopub_msg(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no message within {timeout}s and no idle status{what}") from None
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            if stray is not None:
+                stray.append(msg)
+            continue
+        if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        messages.append(msg)
+    reply = client.get_shell_msg(timeout=timeout)
+    while reply.get("parent_header", {}).get("msg_id") != msg_id:
+        reply = client.get_shell_msg(timeout=timeout)
+    return CellResult(reply, messages)
+
+
 class KernelSession:
     def __init__(self, km: KernelManager) -> None:
         self.km = km
@@ -63,21 +88,7 @@ class KernelSession:
 
     def execute(self, code: str, timeout: float = 60, **kwargs: Any) -> CellResult:
         msg_id = self.client.execute(code, **kwargs)
-        messages = []
-        while True:
-            try:
-                msg = self.client.get_iopub_msg(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError(f"no idle status within {timeout}s for: {code[:80]!r}") from None
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            messages.append(msg)
-        reply = self.client.get_shell_msg(timeout=timeout)
-        while reply.get("parent_header", {}).get("msg_id") != msg_id:
-            reply = self.client.get_shell_msg(timeout=timeout)
-        return CellResult(reply, messages)
+        return collect(self.client, msg_id, timeout, what=f" for: {code[:80]!r}")
 
     def close(self) -> None:
         self.client.stop_channels()

@@ -26,11 +26,23 @@ def python_child(
     )
 
 
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_python(
+    script: str, env: dict[str, str] | None, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -c script args`` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def cli(
+    env: dict[str, str], *args: str, timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m agentcore_nb.cli args``, its output captured."""
     return subprocess.run(
         [sys.executable, "-m", "agentcore_nb.cli", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -370,6 +370,11 @@ def test_export_refusal_links_to_the_cells(page: Any) -> None:
     assert not (page.agentcore_lab["root"] / "build" / "refused-bundle").exists()
     links = page.locator("#agentcore-graph-panel .acx-report-link")
     assert links.count() >= 1, page.locator("#agentcore-graph-panel .acx-report").inner_text()
+    # the kernel's structured problem, not its text: its kind and the cell's position
+    unbound = page.locator("#agentcore-graph-panel .acx-report-problem[data-kind='unbound'] .acx-report-link")
+    assert unbound.count() == 1, page.locator("#agentcore-graph-panel .acx-report").inner_html()
+    cells = page.locator(".jp-Notebook:visible .jp-Cell").count()
+    assert unbound.get_attribute("data-cell-index") == str(cells)
     page.locator(".jp-Notebook:visible .jp-Cell").first.click()  # move away, then follow the link
     links.first.click()
     _wait(

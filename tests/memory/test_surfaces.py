@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.helpers import procs
 from tests.helpers.kernel import running_kernel
 
 
@@ -58,8 +57,7 @@ def test_memory_magic_bad_input_is_one_line(kernel, line, message):
 
 def test_cli_round_trip(subprocess_env):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "agentcore_nb.cli", "memory", *args],
-                              env=subprocess_env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        return procs.cli(subprocess_env, "memory", *args)
 
     added = cli("add", "Refund issued for order 1234", "-n", "support/refunds")
     assert added.returncode == 0 and len(added.stdout.strip()) == 32

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager
 
-from tests.helpers.kernel import CellResult
+from tests.helpers.kernel import CellResult, collect
 
 
 class Kernel:
@@ -57,23 +57,7 @@ class Kernel:
         return str(msg["header"]["msg_id"])
 
     def collect(self, msg_id: str, timeout: float = 60) -> CellResult:
-        messages = []
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                msg = self.client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(f"no idle status within {timeout}s") from None
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                self.stray.append(msg)
-                continue
-            if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            messages.append(msg)
-        reply = self.client.get_shell_msg(timeout=timeout)
-        while reply.get("parent_header", {}).get("msg_id") != msg_id:
-            reply = self.client.get_shell_msg(timeout=timeout)
-        return CellResult(reply, messages)
+        return collect(self.client, msg_id, timeout, stray=self.stray)
 
     def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> CellResult:
         return self.collect(self.send(code, cell_id), timeout)

@@ -256,7 +256,11 @@ def test_export_writes_a_bundle_that_runs_and_refusals_name_cells(
     assert "syn1" in cells
     syn = next(p for p in refused["problems"] if p["cell_id"] == "syn1")
     assert syn["node"] == "broken" and "syntax" in syn["message"]
-    assert any(p["cell_id"] is None and "out1" in p["message"] for p in refused["problems"])
+    assert (syn["kind"], syn["index"]) == ("syntax", 2)
+    several = refused["problems"][-1]
+    assert several["kind"] == "output" and several["cell_id"] is None and several["index"] is None
+    assert several["node"] is None and "out1" in several["message"]
+    assert all(set(p) == {"kind", "cell_id", "index", "node", "message"} for p in refused["problems"])
     assert not (tmp_path / "build" / "bad-bundle").exists()
     assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["demo-bundle"]  # no temp leftovers
 
@@ -362,8 +366,8 @@ def test_a_comm_on_a_subshell_as_jupyterlab_opens_it_stays_consistent_with_the_c
         ]
     answers = [lab.answer(rid) for rid in asked]
     assert [a["type"] for a in answers] == ["snapshot"] * 6
-    seqs += [a["seq"] for a in answers]
-    assert len(set(seqs)) == len(seqs)  # one counter for answers and changes, nothing sent twice
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the feed: one seq per change, no gap
+    assert all(seqs[0] <= a["seq"] <= seqs[-1] for a in answers)  # each snapshot: the last change it holds
     last = lab.ask({"type": "refresh"})
     assert last["graph"] == k.snapshot() and len(last["graph"]["nodes"]) == 6
     assert last["graph"]["edges"] == [[f"cell_{i}", f"cell_{i + 1}"] for i in range(1, 6)]

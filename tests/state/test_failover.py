@@ -9,7 +9,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -19,7 +18,7 @@ from agentcore_nb.events import NodeStarted
 from agentcore_nb.project import Project
 from agentcore_nb.state import election
 
-from ..helpers.procs import python_child
+from ..helpers.procs import cli, python_child, run_python
 
 # Appends events of its own run, flushing every 10, and adds a memory after each flush; prints
 # what was acknowledged (flush returned, add returned) as JSON lines. Stops when STOP exists.
@@ -63,15 +62,12 @@ def _lines(proc: subprocess.Popen, n: int, deadline: float) -> list[dict]:
 
 def test_owner_sigkilled_mid_write_loses_nothing_acknowledged(agentcore_home: Path, subprocess_env, tmp_path):
     stop = tmp_path / "stop"
-    start = [sys.executable, "-c", WRITER]
-    owner = subprocess.Popen([*start, "A", str(stop)], env=subprocess_env, stdout=subprocess.PIPE, text=True)
+    owner = python_child(WRITER, subprocess_env, "A", str(stop))
     client = None
     deadline = time.monotonic() + 120
     try:
         assert _lines(owner, 1, deadline)[0] == {"role": "Database"}
-        client = subprocess.Popen(
-            [*start, "B", str(stop)], env=subprocess_env, stdout=subprocess.PIPE, text=True
-        )
+        client = python_child(WRITER, subprocess_env, "B", str(stop))
         assert _lines(client, 1, deadline)[0] == {"role": "RemoteDatabase"}
         acked_a = _lines(owner, 5, deadline)
         before = _lines(client, 5, deadline)
@@ -163,13 +159,7 @@ def test_a_hanging_client_does_not_block_the_others(agentcore_home: Path, subpro
         out: list[str] = []
 
         def run() -> None:
-            res = subprocess.run(
-                [sys.executable, "-c", CLIENT],
-                env=subprocess_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            res = run_python(CLIENT, subprocess_env)
             out.append(res.stdout + res.stderr)
             done.set()
 
@@ -220,13 +210,7 @@ def test_an_owner_that_does_not_answer_is_one_clear_line(agentcore_home: Path, s
     try:
         os.kill(owner.pid, signal.SIGSTOP)  # holds the lock, accepts nothing
         env = {**subprocess_env, "AGENTCORE_STATE_TIMEOUT": "3"}
-        out = subprocess.run(
-            [sys.executable, "-m", "agentcore_nb.cli", "runs"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = cli(env, "runs", timeout=120)
         assert out.returncode == 1
         assert "does not answer" in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from agentcore_nb import DuckDBEventLog, Runtime
 from agentcore_nb.events import NodeStarted
 from agentcore_nb.project import Project
 
-from ..helpers.procs import python_child
+from ..helpers.procs import cli, python_child, run_python
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,9 +61,7 @@ CLIENT = textwrap.dedent(
 def test_a_client_has_the_whole_memory_api(agentcore_home: Path, subprocess_env) -> None:
     with Project(agentcore_home) as p:
         p.services["memory"].add("owner note", namespace="o")
-        out = subprocess.run(
-            [sys.executable, "-c", CLIENT], env=subprocess_env, capture_output=True, text=True, timeout=120
-        )
+        out = run_python(CLIENT, subprocess_env)
         assert out.returncode == 0, out.stderr
         seen = json.loads(out.stdout.splitlines()[-1])
         assert seen["role"] == "RemoteDatabase" and seen["memory"] == "ClientMemory"
@@ -83,11 +79,8 @@ def test_a_graph_run_from_a_client_process_lands_in_the_owners_log(
 ) -> None:
     with Runtime.durable(agentcore_home) as rt:
         graph = REPO / "notebooks" / "demo-graph.json"
-        out = subprocess.run(
-            [sys.executable, "-m", "agentcore_nb.cli", "run", str(graph), "--input",
-             '{"order_id": "1234", "question": "Where is my order?"}'],
-            env=subprocess_env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        question = '{"order_id": "1234", "question": "Where is my order?"}'
+        out = cli(subprocess_env, "run", str(graph), "--input", question, timeout=120)
         assert out.returncode == 0, out.stderr
         (run,) = rt.log.runs()
         assert run.status == "succeeded"
@@ -101,10 +94,7 @@ def test_a_project_path_longer_than_a_socket_address_works(tmp_path: Path, subpr
     with Project(home) as p:
         p.services["memory"].add("far away", namespace="deep")
         env = {**subprocess_env, "AGENTCORE_HOME": str(home)}
-        out = subprocess.run(
-            [sys.executable, "-m", "agentcore_nb.cli", "memory", "search", "far away", "--json"],
-            env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        out = cli(env, "memory", "search", "far away", "--json", timeout=120)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout.splitlines()[0])["text"] == "far away"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.helpers import procs
 from tests.helpers.kernel import KernelSession, running_kernel
 
 
@@ -30,13 +29,7 @@ def work(kernel: KernelSession, who: str) -> None:
 def cli(home: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
     env.update(AGENTCORE_HOME=str(home), NO_COLOR="1")
-    out = subprocess.run(
-        [sys.executable, "-m", "agentcore_nb.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = procs.cli(env, *args, timeout=120)
     assert out.returncode == 0, (args, out.stderr)
     return out.stdout
 

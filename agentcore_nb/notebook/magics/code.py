@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ...interpreter.executor import CodeExecutionError
@@ -14,38 +15,24 @@ from ...interpreter.sandbox import normalize_language
 from ...interpreter.session import check_session_name
 from ..nodes import code_config
 from .framework import MagicCall, magic
+from .node import seconds
 
 
-def _language(text: str) -> str:
-    try:
-        return normalize_language(text)
-    except InterpreterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _interpreter_arg(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from an interpreter check: its :class:`InterpreterError` is the usage line."""
+
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except InterpreterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"timeout must be a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"timeout must be positive, got {text}")
-    return value
-
-
-def _host_port(text: str) -> str:
-    try:
-        host, port = parse_host_port(text)
-    except InterpreterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return f"{host}:{port}"
-
-
-def _session(text: str) -> str:
-    try:
-        return check_session_name(text)
-    except InterpreterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_language = _interpreter_arg(normalize_language)
+_session = _interpreter_arg(check_session_name)
+_host_port = _interpreter_arg(lambda text: "{}:{}".format(*parse_host_port(text)))
 
 
 def show(call: MagicCall, result: ExecutionResult) -> None:
@@ -104,7 +91,7 @@ code_magic.parser.add_argument(
     "--session", "-s", type=_session, default=None, help="interpreter session name"
 )
 code_magic.parser.add_argument(
-    "--timeout", "-t", type=_seconds, default=None, help="wall-clock limit in seconds"
+    "--timeout", "-t", type=seconds, default=None, help="wall-clock limit in seconds"
 )
 code_magic.parser.add_argument(
     "--allow-net",
