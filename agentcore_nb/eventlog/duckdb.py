@@ -22,10 +22,11 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 
 from ..db import Database
 from ..errors import EventLogError
-from ..events import Event, from_json
+from ..events import Event, _json_default, from_json
 from ..home import database_path
 from .base import EventLog, RunSummary
 
@@ -51,6 +52,24 @@ _INSERT = (
     "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[])"
 )
 _COLUMNS = ("seq", "run_id", "session_id", "node_id", "type", "ts", "body")
+_TEXT = frozenset((1, 2, 3, 4, 6))  # the VARCHAR columns' positions in _COLUMNS
+#: orjson with json.dumps's reading of what it is given: dataclasses (other than the event) and
+#: datetimes go to ``_json_default`` like they do in ``Event.to_json``, non-string keys become
+#: strings. About 5x quicker than ``to_json`` (the writer's main cost when serving).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def encode(event: Event) -> str:
+    """The event's JSON body as stored: ``Event.to_json`` done with orjson. What orjson refuses
+    (an integer past 64 bits, a string with a lone surrogate) is encoded by ``to_json``. One
+    difference: a NaN or infinite float is stored as ``null`` (``json.dumps`` writes ``NaN``, which
+    is not JSON and DuckDB's JSON functions reject)."""
+    try:
+        return orjson.dumps(event.to_dict(), default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return event.to_json()
+
+
 _open_logs: weakref.WeakSet[DuckDBEventLog] = weakref.WeakSet()
 _shared: dict[str, DuckDBEventLog] = {}
 _shared_lock = threading.RLock()  # re-entered by state/eventlog.py when a log is built inside shared()
@@ -162,11 +181,16 @@ class DuckDBEventLog(EventLog):
             node.append(e.node_id)
             typ.append(e.type)
             ts.append(e.ts)
-            body.append(e.to_json())
+            body.append(encode(e))
         cur.execute("BEGIN")
         try:
             if len(batch) >= 64:  # big batches: from NumPy arrays, 10-30x quicker than unnest(list)
-                cur.register("event_batch", dict(zip(_COLUMNS, map(np.asarray, cols), strict=True)))
+                # Text as object arrays: np.asarray would copy every string into a fixed-width
+                # UCS-4 array as wide as the longest body (3x the cost of the insert itself).
+                arrays = [
+                    np.array(c, dtype=object) if i in _TEXT else np.asarray(c) for i, c in enumerate(cols)
+                ]
+                cur.register("event_batch", dict(zip(_COLUMNS, arrays, strict=True)))
                 cur.execute("INSERT INTO events SELECT * FROM event_batch")
                 cur.unregister("event_batch")
             else:

@@ -8,6 +8,7 @@ requests and streams finish (up to ``drain_timeout`` seconds), then returns; we 
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 import sys
 from typing import Any
@@ -34,6 +35,26 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+#: The cyclic collector's thresholds while serving (CPython's default: 700, 10, 10).
+GC_THRESHOLDS = (7000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap and short for a long-running server.
+
+    Measured under ``wrk`` (``docs/benchmarks.md``): with the defaults a full (generation 2)
+    collection came every second or so and took 40-90 ms of CPU with the GIL held, scanning the
+    ~75,000 objects of the loaded libraries and bundle: that was the p99 tail, and collections
+    cost about 0.09 ms per request in all. Everything loaded so far lives as long as the process,
+    so it is frozen out of the collector's reach, and young collections run less often (each run
+    allocates a few hundred short-lived objects, almost all freed by reference counting); a full
+    collection still runs every ~14 million net allocations, so cyclic garbage does not pile up.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _server_class() -> Any:
@@ -91,6 +112,7 @@ def serve(config: ServeConfig, *, ready: Any = None) -> None:
         )
         host, port = sock.getsockname()[:2]
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        tune_gc()
         if ready is not None:
             ready(url)
         else:
