@@ -38,19 +38,20 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 #: The cyclic collector's thresholds while serving (CPython's default: 700, 10, 10).
-GC_THRESHOLDS = (7000, 20, 100)
+GC_THRESHOLDS = (1000, 20, 100)
 
 
 def tune_gc() -> None:
-    """Make the cyclic garbage collector cheap and short for a long-running server.
+    """Make the cyclic garbage collector's pauses short for a long-running server.
 
-    Measured under ``wrk`` (``docs/benchmarks.md``): with the defaults a full (generation 2)
-    collection came every second or so and took 40-90 ms of CPU with the GIL held, scanning the
-    ~75,000 objects of the loaded libraries and bundle: that was the p99 tail, and collections
-    cost about 0.09 ms per request in all. Everything loaded so far lives as long as the process,
-    so it is frozen out of the collector's reach, and young collections run less often (each run
-    allocates a few hundred short-lived objects, almost all freed by reference counting); a full
-    collection still runs every ~14 million net allocations, so cyclic garbage does not pile up.
+    Measured under ``wrk`` (``docs/benchmarks.md``, per-collection CPU from ``gc.callbacks``): with
+    the defaults a full (generation 2) collection came every second or so and took 40-90 ms of CPU
+    with the GIL held, scanning the ~75,000 objects of the loaded libraries and bundle; those were
+    the p99 tail. Everything loaded so far lives as long as the process, so it is frozen out of the
+    collector's reach. The served runs' events and spans wait in the writers' batches (0.2-0.5 s)
+    and so survive generation 0 (they are freed by reference counting once written); with these
+    thresholds a generation 1 collection, which scans them, pauses 5-10 ms, and a full collection
+    runs only every ~2 million net allocations instead of every second.
     """
     gc.collect()
     gc.freeze()
