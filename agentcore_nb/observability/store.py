@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import orjson
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
@@ -45,6 +47,24 @@ _TYPES = ("VARCHAR",) * 5 + ("BIGINT",) * 2 + ("VARCHAR",) * 4
 #: The whole batch in one statement, one list per column: about 0.6 ms of CPU for a few spans, where
 #: ``executemany`` runs row by row (about 0.2 ms of CPU per row here).
 _INSERT = f"INSERT INTO spans ({COLUMNS}) SELECT " + ", ".join(f"unnest(?::{t}[])" for t in _TYPES)
+#: Big batches (a served process ends hundreds of spans a second) go in from NumPy object arrays
+#: instead: about 3x less CPU than unnest(list) for a thousand spans.
+_BIG = 64
+_INSERT_BIG = (
+    f"INSERT INTO spans ({COLUMNS}) SELECT "
+    + ", ".join(f"c{i}::{t}" for i, t in enumerate(_TYPES))
+    + " FROM span_batch"
+)
+_ORJSON = orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any) -> str:
+    """``json.dumps(value, default=str)`` done by orjson (5x quicker); what orjson refuses (an
+    integer past 64 bits) by json."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str)
 
 
 class TraceNotFoundError(AgentcoreError):
@@ -132,8 +152,8 @@ def _row(rec: SpanRecord) -> tuple[Any, ...]:
         rec.end_ns,
         rec.status,
         rec.status_message,
-        json.dumps(rec.attributes, default=str),
-        json.dumps(rec.events, default=str),
+        _dumps(rec.attributes),
+        _dumps(rec.events),
     )
 
 
@@ -152,7 +172,15 @@ class SpanStore:
         columns = [list(col) for col in zip(*(_row(r) for r in records), strict=True)]
         cur = self.db.cursor()
         try:
-            cur.execute(_INSERT, columns)  # one statement, one commit per batch
+            if len(records) >= _BIG:
+                batch = {f"c{i}": np.array(col, dtype=object) for i, col in enumerate(columns)}
+                cur.register("span_batch", batch)
+                try:
+                    cur.execute(_INSERT_BIG)  # one statement, one commit per batch
+                finally:
+                    cur.unregister("span_batch")
+            else:
+                cur.execute(_INSERT, columns)
         finally:
             cur.close()
 

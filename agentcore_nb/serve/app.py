@@ -73,6 +73,8 @@ class Service:
         from ..runtime.plan import Plan
 
         Plan.for_graph(loaded.graph)  # compiled once, not on the first request
+        #: Looked up once: ``Project.runtime()`` takes the project's lock on every call.
+        self.runtime = loaded.project.runtime()
 
     # ------------------------------------------------------------------ sessions
     def _ended(self, session_id: str) -> None:
@@ -194,7 +196,7 @@ class Service:
         cancel = threading.Event()
         run_id = new_id().hex
         output = self.output
-        runtime = self.loaded.project.runtime()
+        runtime = self.runtime
 
         def sink(ctx: Any, item: Any) -> None:
             if output is None or ctx.node_id == output:
