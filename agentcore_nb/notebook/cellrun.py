@@ -206,11 +206,14 @@ class CellRunner:
         if not self._later:
             return
         t0 = time.perf_counter()
+        interrupted: KeyboardInterrupt | None = None
         while self._later:
             fn = self._later.pop(0)
             try:
                 fn()
-            except BaseException as exc:  # never lose the rest; say it once
+            except KeyboardInterrupt as exc:  # finish the rest, then let the interrupt through
+                interrupted = exc
+            except Exception as exc:  # never lose the rest; say it once
                 if not self._later_failed:
                     self._later_failed = True
                     sys.stderr.write(
@@ -218,15 +221,19 @@ class CellRunner:
                     )
         if self.on_drained is not None:
             self.on_drained(time.perf_counter() - t0)
+        if interrupted is not None:
+            raise interrupted
 
     def close(self) -> None:
-        self.drain()
-        atexit.unregister(self._atexit)
-        if self._live is not None and not self._live.closed:
-            try:
-                self._live.close("succeeded")
-            except Exception:
-                pass
+        try:
+            self.drain()  # the last cell's success first: the run's end must not abandon it
+        finally:
+            atexit.unregister(self._atexit)
+            if self._live is not None and not self._live.closed:
+                try:
+                    self._live.close("succeeded")
+                except Exception:
+                    pass
 
     # ------------------------------------------------------------------ running
     async def run(
