@@ -414,6 +414,11 @@ class CellGraph:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    @property
+    def listened(self) -> bool:
+        """Whether a listener (widget, comm) receives the changes."""
+        return bool(self._listeners)
+
     def announce(self, change: dict[str, Any]) -> None:
         """Queue an extra change (run started/finished) for the next :meth:`flush`."""
         if self._listeners:

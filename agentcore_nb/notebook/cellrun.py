@@ -15,6 +15,7 @@ started it (see :mod:`.graphrun`).
 from __future__ import annotations
 
 import ast
+import asyncio
 import atexit
 import hashlib
 import sys
@@ -124,6 +125,17 @@ class CellRunner:
         self.overhead = 0.0
         self._in_cell = 0.0
         self._warned = False
+        #: Work a cell left to do after its reply (its ``NodeSucceeded``, span end, graph update):
+        #: in a kernel it runs from the event loop once the reply and the idle status are out, and
+        #: always before the next cell, a comm request, the run's end or the process's exit.
+        self._later: list[Callable[[], None]] = []
+        self._scheduled = False
+        self._later_failed = False
+        #: Told how long each drain took (the tracker adds it to the cell's bookkeeping time).
+        self.on_drained: Callable[[float], None] | None = None
+        #: Whether deferring is possible: only in a kernel (an event loop sends the reply); a plain
+        #: IPython shell records everything before ``run_cell`` returns.
+        self.deferring = getattr(shell, "kernel", None) is not None
         ref = weakref.ref(self)
 
         def at_exit() -> None:  # a clean shutdown ends the run; a killed kernel's is closed later
@@ -171,13 +183,57 @@ class CellRunner:
     def opened(self) -> bool:
         return self._live is not None and not self._live.closed
 
-    def close(self) -> None:
-        atexit.unregister(self._atexit)
-        if self._live is not None and not self._live.closed:
+    # ------------------------------------------------------------------ after the reply
+    def later(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` after the cell's reply (in a kernel), else now."""
+        loop = None
+        if self.deferring:
             try:
-                self._live.close("succeeded")
-            except Exception:
-                pass
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+        if loop is None:
+            fn()
+            return
+        self._later.append(fn)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Do what the last cell left for after its reply (nothing is dropped, in order)."""
+        self._scheduled = False
+        if not self._later:
+            return
+        t0 = time.perf_counter()
+        interrupted: KeyboardInterrupt | None = None
+        while self._later:
+            fn = self._later.pop(0)
+            try:
+                fn()
+            except KeyboardInterrupt as exc:  # finish the rest, then let the interrupt through
+                interrupted = exc
+            except Exception as exc:  # never lose the rest; say it once
+                if not self._later_failed:
+                    self._later_failed = True
+                    sys.stderr.write(
+                        f"agentcore: a cell's bookkeeping failed ({type(exc).__name__}: {exc})\n"
+                    )
+        if self.on_drained is not None:
+            self.on_drained(time.perf_counter() - t0)
+        if interrupted is not None:
+            raise interrupted
+
+    def close(self) -> None:
+        try:
+            self.drain()  # the last cell's success first: the run's end must not abandon it
+        finally:
+            atexit.unregister(self._atexit)
+            if self._live is not None and not self._live.closed:
+                try:
+                    self._live.close("succeeded")
+                except Exception:
+                    pass
 
     # ------------------------------------------------------------------ running
     async def run(
@@ -185,6 +241,7 @@ class CellRunner:
     ) -> bool:
         """Run the cell as a node (its policy applied); True when it finally failed (as IPython's
         ``run_ast_nodes`` answers)."""
+        self.drain()
         t0 = time.perf_counter()
         self._in_cell = 0.0
         try:
@@ -249,7 +306,7 @@ class CellRunner:
             error = result.error_in_exec or result.error_before_exec
             if error is None:
                 value = result.result
-                current.succeeded(value)
+                current.succeeded(value, later=self.later)
                 return None, value
             stopped = isinstance(error, KeyboardInterrupt)  # the user's interrupt ends everything
             outcome = current.failed(error, retryable=not stopped, reroute=not stopped)

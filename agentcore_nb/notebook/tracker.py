@@ -68,6 +68,7 @@ class CellTracker:
         self.cells = session.cells
         self.runner = CellRunner(session, shell)
         session.runner = self.runner
+        self.runner.on_drained = self._drained
         self._cache: dict[str, CellInfo] = {}
         self._depth = 0
         self._info: Any = None
@@ -156,6 +157,7 @@ class CellTracker:
 
     # ------------------------------------------------------------------ hooks
     def pre_run_cell(self, info: Any) -> None:
+        self.runner.drain()  # the previous cell's bookkeeping, if the loop has not run it yet
         if not info.store_history or not self._installed:
             return  # a request from a tool (completion, inspection, a variable viewer): no node
         if self._depth == 0 or self._info is None or not self._inside:
@@ -235,21 +237,44 @@ class CellTracker:
         t0 = time.perf_counter()
         self._info = None
         runner_time, self.runner.overhead = self.runner.overhead, 0.0
+        notes = self.session.take_cell_notes()
+        state = (self._cell, self._node_name, self._name, self._previous_state)
+        self._previous_state = None
+
+        def post() -> None:
+            try:
+                self._post(result, info, notes, *state)
+            except Exception as exc:  # a tracking bug must not break the user's cell
+                sys.stderr.write(f"agentcore: the graph was not updated for this cell ({_error_line(exc)})\n")
+
         try:
-            self._post(result, info)
-        except Exception as exc:  # a tracking bug must not break the user's cell
-            sys.stderr.write(f"agentcore: the graph was not updated for this cell ({_error_line(exc)})\n")
+            if self.session.warnings or self.cells.listened:
+                post()  # its notes go to the cell's stderr or a frontend: parented to its request
+            else:
+                self.runner.later(post)  # nobody waits for it: after the reply (before the next cell)
         finally:
             self.timings.append(self._t_pre + runner_time + time.perf_counter() - t0)
 
-    def _post(self, result: Any, info: Any) -> None:
+    def _drained(self, seconds: float) -> None:
+        """Work done after the reply still counts as the cell's bookkeeping."""
+        if self.timings:
+            self.timings[-1] += seconds
+
+    def _post(
+        self,
+        result: Any,
+        info: Any,
+        notes: dict[str, Any],
+        cell: CellInfo | None,
+        name: str | None,
+        previous_name: str | None,
+        previous_state: str | None,
+    ) -> None:
         cells = self.cells
-        notes = self.session.take_cell_notes()
         deleted = (info.cell_meta or {}).get("deletedCells") if getattr(info, "cell_meta", None) else None
         if deleted:
             cells.remove_cell_ids(deleted)
         error = result.error_before_exec or result.error_in_exec
-        cell, name = self._cell, self._node_name
         if (
             result.error_before_exec is not None
             or isinstance(result.error_in_exec, AgentcoreError)
@@ -257,7 +282,8 @@ class CellTracker:
             or not cell.is_node
             or name is None
         ):
-            self._restore_running()
+            if previous_state is not None and previous_name in cells.cells:
+                cells.set_state(previous_name, previous_state)  # not a node update: state as before
             cells.flush()
             return
         report = cells.record(
@@ -284,12 +310,6 @@ class CellTracker:
             if self.session.warnings:
                 sys.stderr.write("".join(f"agentcore: {line}\n" for line in lines))
         cells.flush()
-
-    def _restore_running(self) -> None:
-        """The cell did not become a node update: its node goes back to its state before the run."""
-        if self._previous_state is not None and self._name in self.cells.cells:
-            self.cells.set_state(self._name, self._previous_state)
-        self._previous_state = None
 
 
 def _interrupted(shell: Any, result: Any, exc: KeyboardInterrupt) -> bool:

@@ -13,6 +13,7 @@ Commits are group commits in the background: a node never waits for the disk.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -207,18 +208,32 @@ class LiveNode:
         if not self.live.closed:  # after the run closed, nothing more belongs to it
             self.ctx.emit(event)
 
-    def succeeded(self, output: Any = None) -> None:
-        """The attempt worked; ``output`` is recorded as a one-line preview."""
+    def succeeded(
+        self, output: Any = None, *, later: Callable[[Callable[[], None]], None] | None = None
+    ) -> None:
+        """The attempt worked; ``output`` is recorded as a one-line preview.
+
+        ``later`` (a notebook kernel's runner) takes the recording to do it after the cell's reply:
+        the node stops being current now, and the event and span keep this moment's times.
+        """
         duration = self._leave()
-        self._finished_hooks(True, output, None)
-        preview = None if output is None else summarize(output)
-        self._emit(
-            NodeSucceeded(
+        ts, end_ns = time.time(), time.time_ns()
+
+        def record() -> None:
+            self._finished_hooks(True, output, None)
+            preview = None if output is None else summarize(output)
+            event = NodeSucceeded(
                 kind=self.node.kind, attempt=self.ctx.attempt, output=preview, duration_ms=duration * 1000.0
             )
-        )
-        self.span.end()
-        self._settle()
+            event.ts = ts
+            self._emit(event)
+            self.span.end(end_time=end_ns)
+            self._settle()
+
+        if later is None:
+            record()
+        else:
+            later(record)
 
     def failed(self, error: BaseException, *, retryable: bool = True, reroute: bool = True) -> Outcome:
         """The attempt failed: record it and say what follows (the node's policy decides, as in a

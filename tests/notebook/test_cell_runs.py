@@ -183,3 +183,53 @@ def test_restart_starts_a_new_run_and_a_killed_kernel_leaves_no_node_running(tmp
     finally:
         if k.km.has_kernel:
             k.km.shutdown_kernel(now=True)
+
+
+SPANS = (
+    "(lambda p: (p.tracing.flush(), [(s.span_id, s.start_ns, s.end_ns, s.attributes.get('agentcore.cell.id'))"
+    " for s in p.tracing.store.spans(RUN)])[1])(get_ipython()._agentcore_session.project)"
+)
+
+
+def test_a_cells_success_is_recorded_after_its_reply_and_never_lost(tmp_path):
+    """In the kernel a cell's ``NodeSucceeded``, span end and graph update are done once its reply is
+    out; they keep the cell's own times, come before anything the next request does, and a
+    shutdown right after the cell still writes them."""
+    k = Kernel("agentcore", str(tmp_path))
+    try:
+        k.ok("x = 1", "r1")
+        k.ok("y = x + 1", "r2")  # nothing between the two requests but the loop
+        run_id = session_run(k)
+        log = run_events(k, run_id)
+        assert [e["type"] for e in log if e["node"] in ("cell_1", "cell_2")] == [
+            "NodeStarted",
+            "NodeSucceeded",
+            "NodeStarted",
+            "NodeSucceeded",
+        ]
+        assert {e["trace"] for e in log} == {log[0]["trace"]} and log[0]["trace"]
+        edges = k.value("get_ipython()._agentcore_session.cells.edges()")
+        assert edges == [["cell_1", "cell_2"]]  # the graph was updated before this request ran
+        times = k.value(
+            "[(e.node_id, e.type, e.ts, e.span_id) for e in get_ipython()._agentcore_session.project"
+            f".event_log.events({run_id!r}) if e.node_id in ('cell_1', 'cell_2')]"
+        )
+        spans = {s[3]: s for s in k.value(SPANS.replace("RUN", repr(run_id)))}
+        for node, cell_id in (("cell_1", "r1"), ("cell_2", "r2")):
+            span_id, start_ns, end_ns, _ = spans[cell_id]
+            started, done = [t for t in times if t[0] == node]
+            assert started[3] == done[3] == span_id  # both events inside the cell's span
+            assert start_ns <= started[2] * 1e9 + 1e6 and end_ns <= done[2] * 1e9 + 1e6
+        # a clean shutdown straight after a cell's reply loses none of it
+        k.ok("z = y * 2", "r3")
+        k.client.stop_channels()
+        k.km.shutdown_kernel(now=False)
+        from agentcore_nb.eventlog.duckdb import DuckDBEventLog
+
+        with DuckDBEventLog(tmp_path / "agentcore.duckdb") as db:
+            last = [e.type for e in db.events(run_id) if e.node_id == "cell_3"]
+            status = {r.run_id: r.status for r in db.runs()}
+        assert last == ["NodeStarted", "NodeSucceeded"] and status[run_id] == "succeeded"
+    finally:
+        if k.km.has_kernel:
+            k.km.shutdown_kernel(now=True)
