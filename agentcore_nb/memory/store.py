@@ -599,9 +599,11 @@ class Memory:
             self._checkpointer.wait_idle()
 
     def index_status(self) -> dict[str, Any]:
-        """Checkpoints so far, records changed since the last save, what opening the index did."""
+        """Checkpoints so far, records changed since the last save, failed tries since the last
+        save (and the last error), what opening the index did."""
         cp = self._checkpointer
         return {"checkpoints": cp.saves if cp else 0, "unsaved": cp.unsaved if cp else 0,
+                "failures": cp.failures if cp else 0, "last_error": cp.last_error if cp else "",
                 "opening": self.index_opening.to_dict()}  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
