@@ -42,7 +42,9 @@ class Items:
 
     def records(self) -> list[MemoryRecord]:
         """The new records in the caller's order."""
-        made = [self.adds.record(i) for i in range(len(self.adds))]
+        a = self.adds
+        made = list(map(MemoryRecord, a.ids, a.texts, a.namespaces, a.actors, a.sessions, a.metadata, a.created,
+                        a.created))  # fmt: skip
         if self.order is None:
             return made
         out: list[MemoryRecord] = made[:]
@@ -54,6 +56,17 @@ class Items:
 def check_items(items: list[str | Mapping[str, Any]], namespace: str, actor: str | None, session: str | None,
                 metadata: dict[str, Any] | None, now: float) -> Items:  # fmt: skip
     """Every item checked (strings, or dicts with ``text`` and any of the keyword fields)."""
+    n = len(items)
+    if n and all(type(item) is str for item in items):  # the bulk case: columns at once, one group
+        texts: list[str] = items  # type: ignore[assignment]
+        if not all(map(str.strip, texts)):
+            for text in texts:
+                check_text(text)  # the one that is empty, in the usual words
+        shared = check_metadata(metadata)
+        adds = Adds(ids=list(new_ids(n)), texts=list(texts), namespaces=[check_namespace(namespace)] * n,
+                    actors=[actor or ""] * n, sessions=[session or ""] * n, metadata=[shared] * n,
+                    created=[now] * n)  # fmt: skip
+        return Items(adds, [(0, n)], None)
     adds = Adds()
     defaults: dict[str, Any] = {}  # the keyword defaults, checked once (when an item uses them)
     for item in items:
@@ -77,7 +90,6 @@ def check_items(items: list[str | Mapping[str, Any]], namespace: str, actor: str
         adds.metadata.append(meta)
         adds.actors.append(who)
         adds.sessions.append(sess)
-    n = len(adds.texts)
     adds.ids = list(new_ids(n))
     adds.created = [now] * n
     keys: dict[tuple[str, str], int] = {}
