@@ -121,3 +121,30 @@ def test_agentcore_events_prints_a_batch_as_one_json_line(agentcore_home, subpro
     (line,) = done.stdout.splitlines()
     body = json.loads(line)
     assert body["batch"]["count"] == 3 and body["batch"]["texts"] == ["one", "two", "three"]
+
+
+def test_a_log_written_one_event_per_record_still_replays(agentcore_home):
+    """Stores written before batch events: one event per record (no vector block here: embedded)."""
+    from agentcore_nb.project import Project
+    from agentcore_nb.runtime.emitting import emit
+
+    texts = ["refund for order 1234", "password reset link sent", "quarterly revenue grew"]
+    with Project(agentcore_home) as project:
+        log = project.event_log
+        for i, text in enumerate(texts):
+            record = {"id": f"old{i}", "text": text, "actor": "", "session": "", "metadata": {"i": i},
+                      "created": 1.0}  # fmt: skip
+            emit(MemoryUpdateEvent(op="add", namespace="old", record_id=f"old{i}", record=record), log=log)
+        log.flush()
+    m = Memory.open(agentcore_home)
+    try:
+        assert m.stats()["live"] == 3
+        assert m.search("password reset", k=1)[0].record.id == "old1"
+        assert m.get("old2").metadata == {"i": 2}
+        new = m.add_many(["refund for order 999", "another refund"], namespace="old")
+        assert [e.record_id for e in m.events(namespace="old")] == ["old0", "old1", "old2"] + [
+            r.id for r in new
+        ]
+        assert m.rebuild() == 5
+    finally:
+        m.close()
