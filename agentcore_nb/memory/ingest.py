@@ -3,8 +3,8 @@ projected into the records table and the index.
 
 One ``MemoryUpdateEvent`` per ``add_many`` call, namespace and session (a single record keeps the
 one-record form, ``record``; several go in ``batch``, as columns): an event per record (an event
-object, its JSON and its row each) was about 40% of the CPU ingest cost besides the index (3.5 s
-per 100,000 records here, 2.1 s with one event). The vectors are written first, as one
+object, its JSON and its row each) was about half the CPU ingest cost besides the index (3.1-3.6 s
+per 100,000 records here, 1.7-1.9 s with one event). The vectors are written first, as one
 block the events point at; the index build runs on its own thread meanwhile (hnswlib releases the
 GIL); ``apply`` then projects the committed events (also on replay: ``Memory._catch_up``/``rebuild``).
 """
