@@ -221,6 +221,10 @@ class MemoryUpdateEvent(Event):
     namespace: str = ""
     record_id: str = ""
     record: dict[str, Any] = field(default_factory=dict)
+    #: Several records added at once (one event per ``add_many``, namespace and session): ``count``,
+    #: columns ``ids``, ``texts``, ``actors``, ``metadata`` (one entry per record), ``session``,
+    #: ``created``, ``vector`` ([block, first position]); ``record_id`` and ``record`` stay empty.
+    batch: dict[str, Any] = field(default_factory=dict)
 
 
 @event_type

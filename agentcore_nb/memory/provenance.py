@@ -23,9 +23,10 @@ def new_store_id() -> str:
 
 
 def extend(previous: str, events: list[MemoryUpdateEvent]) -> str:
-    """The chain hash after ``events`` (their seq, op and record id)."""
+    """The chain hash after ``events`` (their seq, op and record ids)."""
     h = hashlib.sha256(previous.encode())
-    h.update("|".join(f"{e.seq}:{e.op}:{e.record_id}" for e in events).encode())
+    h.update("|".join(f"{e.seq}:{e.op}:{','.join(e.batch['ids']) if e.batch else e.record_id}"
+                      for e in events).encode())  # fmt: skip
     return h.hexdigest()
 
 

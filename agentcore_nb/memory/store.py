@@ -1,7 +1,8 @@
 """Long-term memory: records in the project's DuckDB file, an hnswlib index beside it.
 
-Event-sourced: every add/forget is first a committed ``MemoryUpdateEvent`` in the event log; the
-``memory_records`` table and the index are projections of those events, with a watermark
+Event-sourced: every add/forget is first a committed ``MemoryUpdateEvent`` in the event log (one
+per ``add_many`` call: ``ingest.py``, the write path); the ``memory_records`` table and the index
+are projections of those events, with a watermark
 (``applied_seq``) and a hash chain of the history (``provenance.py``). Opening a store replays
 events past the watermark (a crash between commit and projection loses nothing) and loads, tops
 up or rebuilds the index (``indexing.py``); the index is checkpointed in the background
@@ -14,7 +15,6 @@ import builtins
 import logging
 import math
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,17 +26,18 @@ from ..events import MemoryUpdateEvent
 from ..home import DB_FILENAME
 from ..project import Project
 from ..runtime.emitting import emit as emit_event
+from . import ingest
 from .checkpoint import Checkpointer
 from .effort import SearchEffort, check_ef, check_recall
 from .embedders import Embedder, embed, get_embedder
 from .index import VectorIndex, publish
-from .indexing import IndexOpening, index_all, open_index
-from .provenance import extend, new_store_id
+from .indexing import IndexOpening, open_index
+from .provenance import new_store_id
 from .query import where_clause
-from .records import MemoryHit, MemoryRecord, MemoryStoreError, check_metadata, check_namespace, check_text
-from .schema import COLS, DDL, INSERT_FROM_ARRAYS, SCHEMA_VERSION, new_ids, progress, record_arrays, record_of
+from .records import MemoryHit, MemoryRecord, MemoryStoreError, check_text
+from .schema import COLS, DDL, SCHEMA_VERSION, expand, progress, record_count, record_of
 from .shortterm import SessionCache
-from .vectors import embed_all, reembed, vectors_for, write_block
+from .vectors import reembed
 
 INDEX_FILE = "memory.hnsw"
 log = logging.getLogger("agentcore_nb.memory")
@@ -184,63 +185,9 @@ class Memory:
         if pending:
             self._apply(pending)
 
-    def _apply(
-        self, events: list[MemoryUpdateEvent], vectors: np.ndarray | None = None, *, indexed: bool = False
-    ) -> list[int]:
-        """Project events into the records table (one transaction) and return new labels."""
-        adds = [e for e in events if e.op == "add"]
-        if vectors is None:
-            vectors = vectors_for(self._db, self.dim, self.embedder, adds)
-        with self._db.lock:
-            meta = self._meta()
-            next_label = int(meta.get("next_label", 0))
-            labels = list(range(next_label, next_label + len(adds)))
-            chain = extend(meta.get("applied_hash", ""), events)
-            cur = self._db.cursor()
-            cur.execute("BEGIN")
-            try:
-                if adds:
-                    cur.register("memory_batch", record_arrays(adds, labels))
-                    cur.execute(INSERT_FROM_ARRAYS)
-                    cur.unregister("memory_batch")
-                for e in events:
-                    if e.op == "forget":
-                        cur.execute(
-                            "UPDATE memory_records SET tombstone = true, updated = ? WHERE id = ?",
-                            [e.ts, e.record_id],
-                        )
-                self._set_meta(cur, applied_seq=events[-1].seq, next_label=next_label + len(adds),
-                               applied_hash=chain)  # fmt: skip
-                cur.execute("INSERT OR REPLACE INTO memory_positions VALUES (?, ?)", [events[-1].seq, chain])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-        index = getattr(self, "index", None)
-        if index is not None:
-            if adds and not indexed:
-                index.add(vectors, np.asarray(labels, dtype=np.int64))
-            for e in events:
-                if e.op == "forget":
-                    self._forget_label(e.record_id)
-            if self._checkpointer is not None:
-                self._checkpointer.changed(len(events))
-            if adds and not indexed:  # add_many asks after its index build joined
-                self._effort.maybe_calibrate()
-        if self._cache is not None:
-            for e, label in zip(adds, labels, strict=True):
-                r = e.record
-                self._cache[label] = MemoryRecord(r["id"], r["text"], e.namespace, r.get("actor", ""),
-                                                  r.get("session", ""), r.get("metadata") or {},
-                                                  r["created"], r["created"])  # fmt: skip
-        return labels
-
-    def _forget_label(self, record_id: str) -> None:
-        rows = self._db.execute("SELECT label FROM memory_records WHERE id = ?", [record_id])
-        for (label,) in rows:
-            self.index.delete(label)
-            if self._cache is not None and label in self._cache:
-                self._cache[label].tombstone = True
+    def _apply(self, events: builtins.list[MemoryUpdateEvent]) -> builtins.list[int]:
+        """Project committed events (records table, index, cache); returns the new labels."""
+        return ingest.apply(self, events)
 
     # ------------------------------------------------------------------ the index
     def _reopen_index(self, *, trust_file: bool = True) -> None:
@@ -288,13 +235,19 @@ class Memory:
                 cur.execute("DELETE FROM memory_positions")
                 self._set_meta(cur, applied_seq=-1, next_label=0, applied_hash="")
                 cur.execute("COMMIT")
-            self.index = VectorIndex(self.dim, capacity=max(len(events), 1024))
+            total = record_count(events)
+            self.index = VectorIndex(self.dim, capacity=max(total, 1024))
             self._cache = None
-            if events:
-                with progress(len(events), "memory: replaying") as bar:
-                    for lo in range(0, len(events), 5000):
-                        self._apply(events[lo : lo + 5000])
-                        bar.update(min(5000, len(events) - lo))
+            with progress(total, "memory: replaying") as bar:
+                chunk: builtins.list[MemoryUpdateEvent] = []
+                size = 0
+                for i, e in enumerate(events):  # steps of about 5,000 records
+                    chunk.append(e)
+                    size += record_count([e])
+                    if size >= 5000 or i == len(events) - 1:
+                        self._apply(chunk)
+                        bar.update(size)
+                        chunk, size = [], 0
             self.save_index()
             return int(self.stats()["live"])
 
@@ -340,90 +293,9 @@ class Memory:
         """
         self._effort.begin_write()  # a due calibration waits for the end of a bulk ingest
         try:
-            return self._add_many(items, namespace, actor, session, metadata, vectors, token, run_id)
+            return ingest.add_many(self, items, namespace, actor, session, metadata, vectors, token, run_id)
         finally:
             self._effort.end_write()
-
-    def _add_many(self, items: Iterable[str | Mapping[str, Any]], namespace: str, actor: str | None,
-                  session: str | None, metadata: dict[str, Any] | None, vectors: np.ndarray | None,
-                  token: str | None, run_id: str) -> list[MemoryRecord]:  # fmt: skip
-        now = time.time()
-        events: list[MemoryUpdateEvent] = []
-        items = items if isinstance(items, list) else list(items)
-        ids = new_ids(len(items))
-        checked: dict[str, Any] = {}  # the keyword defaults, checked once (when an item uses them)
-        for item in items:
-            if isinstance(item, Mapping):
-                spec = dict(item)
-                text = check_text(spec.get("text"))
-                ns = check_namespace(spec["namespace"]) if "namespace" in spec else None
-                meta = check_metadata(spec["metadata"]) if "metadata" in spec else None
-                who, sess = spec.get("actor", actor) or "", spec.get("session", session) or ""
-            else:
-                text, ns, meta, who, sess = check_text(item), None, None, actor or "", session or ""
-            if ns is None:
-                ns = (
-                    checked["ns"] if "ns" in checked else checked.setdefault("ns", check_namespace(namespace))
-                )
-            if meta is None:
-                meta = (
-                    checked["meta"]
-                    if "meta" in checked
-                    else checked.setdefault("meta", check_metadata(metadata))
-                )
-            record: dict[str, Any] = {"id": next(ids), "text": text, "actor": who, "session": sess,
-                                      "metadata": meta, "created": now}  # fmt: skip
-            events.append(MemoryUpdateEvent(op="add", namespace=ns, record_id=record["id"], record=record,
-                                            run_id=run_id, session_id=record["session"]))  # fmt: skip
-        if not events:
-            return []
-        if vectors is not None:
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            if vectors.ndim != 2 or vectors.shape != (len(events), self.dim):
-                raise MemoryStoreError(
-                    f"vectors have shape {tuple(vectors.shape)}, expected ({len(events)}, {self.dim})",
-                    hint=f"this store's embedder '{self.embedder.name}' makes {self.dim}-d vectors",
-                )
-            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]  # float32, no temporaries
-            norms[norms == 0] = 1.0
-            vectors = vectors / norms  # a new float32 array: the caller's is never changed
-        for ns in sorted({e.namespace for e in events}):
-            authorize(self.project.services, token, f"memory:write:{ns}", session_id=session)
-        if vectors is None:
-            vectors = embed_all(self.embedder, [e.record["text"] for e in events])
-        with self._lock:
-            # The index build (hnswlib releases the GIL) overlaps the commits of block and events.
-            first = int(self._meta().get("next_label", 0))
-            labels = np.arange(first, first + len(events), dtype=np.int64)
-            builder = threading.Thread(target=index_all, args=(self.index, vectors, labels), daemon=True)
-            builder.start()
-            try:
-                block = write_block(self._db, self.dim, vectors)
-                for pos, e in enumerate(events):
-                    e.record["vector"] = [block, pos]
-                for e in events:
-                    emit_event(e, log=self._log)  # the seam fills run, node, session, trace ids
-                self._log.flush()
-                self._apply(events, vectors, indexed=True)
-            except BaseException:
-                builder.join()
-                self._reopen_index(trust_file=False)  # drop what the failed write indexed
-                raise
-            builder.join()
-            self._effort.maybe_calibrate()
-        return [
-            MemoryRecord(
-                e.record_id,
-                e.record["text"],
-                e.namespace,
-                e.record["actor"],
-                e.record["session"],
-                e.record["metadata"],
-                now,
-                now,
-            )
-            for e in events
-        ]
 
     def forget(self, record_id: str, *, token: str | None = None) -> MemoryRecord:
         """Tombstone a record: it stays in the history, never in results."""
@@ -525,13 +397,15 @@ class Memory:
     def events(
         self, *, namespace: str | None = None, limit: int | None = None
     ) -> builtins.list[MemoryUpdateEvent]:
-        """The memory's history (adds and forgets), oldest first."""
+        """The memory's history (adds and forgets), oldest first: one event per record (the records
+        of an ``add_many``, one event in the log, share its ``seq``)."""
         found = [
-            e
+            one
             for e in self._history()
             if namespace is None
             or e.namespace == namespace
             or e.namespace.startswith(namespace.rstrip("/") + "/")
+            for one in expand(e)
         ]
         return found[-limit:] if limit else found
 
@@ -599,9 +473,11 @@ class Memory:
             self._checkpointer.wait_idle()
 
     def index_status(self) -> dict[str, Any]:
-        """Checkpoints so far, records changed since the last save, what opening the index did."""
+        """Checkpoints so far, records changed since the last save, failed tries since the last
+        save (and the last error), what opening the index did."""
         cp = self._checkpointer
         return {"checkpoints": cp.saves if cp else 0, "unsaved": cp.unsaved if cp else 0,
+                "failures": cp.failures if cp else 0, "last_error": cp.last_error if cp else "",
                 "opening": self.index_opening.to_dict()}  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..events import MemoryUpdateEvent
 from .embedders import Embedder, embed_batches
+from .schema import Adds
 
 
 def write_block(db: Any, dim: int, vectors: np.ndarray) -> int:
@@ -36,23 +36,22 @@ def embed_all(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return embed_batches(embedder, texts)
 
 
-def vectors_for(db: Any, dim: int, embedder: Embedder, adds: list[MemoryUpdateEvent]) -> np.ndarray:
+def vectors_for(db: Any, dim: int, embedder: Embedder, adds: Adds) -> np.ndarray:
     """Vectors of replayed adds: from their blocks, or embedded again (then stored as a block)."""
     out = np.zeros((len(adds), dim), dtype=np.float32)
-    blocks = read_blocks(db, dim, (e.record["vector"][0] for e in adds if e.record.get("vector")))
+    blocks = read_blocks(db, dim, (b for b in adds.block if b >= 0))
     missing: list[int] = []
-    for i, e in enumerate(adds):
-        ref = e.record.get("vector")
-        if ref and ref[0] in blocks:
-            out[i] = blocks[ref[0]][ref[1]]
+    for i, (b, p) in enumerate(zip(adds.block, adds.pos, strict=True)):
+        if b in blocks:
+            out[i] = blocks[b][p]
         else:
             missing.append(i)
     if missing:
-        fresh = embed_all(embedder, [adds[i].record["text"] for i in missing])
+        fresh = embed_all(embedder, [adds.texts[i] for i in missing])
         out[missing] = fresh
         block = write_block(db, dim, fresh)
         for pos, i in enumerate(missing):
-            adds[i].record["vector"] = [block, pos]
+            adds.block[i], adds.pos[i] = block, pos
     return out
 
 
