@@ -4,7 +4,8 @@ The grant (agent, scopes, what was withheld) is decided when the node starts and
 span. A node that asks for scopes (tool, memory, code, agent nodes, or declared ones) gets its
 token then; one that asks for none (a plain python node) gets it signed on first use of
 ``ctx.token``, so a node that crosses no boundary costs no signature. A revoked session is
-refused at every node start either way.
+refused at every node start either way (revoked in another process: within ``RECHECK_S``, 0.1 s;
+the revocation files are not stat'ed at every node start).
 
 The run's root is the caller's token (``runtime.run(..., token=)``, verified at provision and
 bound to the run's session; a single-use token is spent there, the run being its one use) or,
@@ -62,7 +63,7 @@ class IdentityHook(RunHook):
 
     def provision(self, run: RunContext) -> None:
         identity = self._identity(run)
-        if identity is None or not identity.config.node_tokens:
+        if identity is None or not identity.run_config().node_tokens:
             run.state[_CLAIMS] = None
             return
         claims: dict[str, Claims] = {}
@@ -85,7 +86,7 @@ class IdentityHook(RunHook):
         if claims_of is None:
             return
         identity: Identity = state["identity.service"]
-        reason = identity.revocations.reason(ctx.session_id, "")
+        reason = identity.revocations.reason(ctx.session_id, "", recent=True)  # within RECHECK_S
         if reason:  # a revoked session runs nothing more, token or not
             raise NotPermittedError(f"not permitted: issue ({reason})")
         parent_id = ctx.node_id.rpartition("/")[0]
