@@ -106,10 +106,10 @@ class IdentityHook(RunHook):
         ctx.minter = functools.partial(self._mint, identity, claims_of, parent_id, actor, granted)
         span = ctx.span
         if span.is_recording():
-            span.set_attribute(conv.IDENTITY_AGENT, agent)
-            span.set_attribute(conv.IDENTITY_SCOPES, list(granted))
+            grant: dict[str, Any] = {conv.IDENTITY_AGENT: agent, conv.IDENTITY_SCOPES: list(granted)}
             if withheld:
-                span.set_attribute(conv.IDENTITY_WITHHELD, withheld)
+                grant[conv.IDENTITY_WITHHELD] = withheld
+            span.set_attributes(grant)  # one lock and one pass for all of them
         if wanted:  # it will cross a boundary: it holds its token from the start
             ctx.token  # noqa: B018
 
@@ -159,6 +159,7 @@ class _Issued(list[str]):
         return f"<{len(self)} identity tokens>"
 
 
+@functools.lru_cache(maxsize=256)  # asked at every top-level node start
 def _graph_subject(name: str) -> str:
     clean = re.sub(r"[^A-Za-z0-9_.:@/\-]", "-", name or "graph")[:120]
     return f"graph:{clean}"
