@@ -4,7 +4,8 @@ The grant (agent, scopes, what was withheld) is decided when the node starts and
 span. A node that asks for scopes (tool, memory, code, agent nodes, or declared ones) gets its
 token then; one that asks for none (a plain python node) gets it signed on first use of
 ``ctx.token``, so a node that crosses no boundary costs no signature. A revoked session is
-refused at every node start either way.
+refused at every node start either way (revoked in another process: within ``RECHECK_S``, 0.1 s;
+the revocation files are not stat'ed at every node start).
 
 The run's root is the caller's token (``runtime.run(..., token=)``, verified at provision and
 bound to the run's session; a single-use token is spent there, the run being its one use) or,
@@ -62,7 +63,7 @@ class IdentityHook(RunHook):
 
     def provision(self, run: RunContext) -> None:
         identity = self._identity(run)
-        if identity is None or not identity.config.node_tokens:
+        if identity is None or not identity.run_config().node_tokens:
             run.state[_CLAIMS] = None
             return
         claims: dict[str, Claims] = {}
@@ -85,7 +86,7 @@ class IdentityHook(RunHook):
         if claims_of is None:
             return
         identity: Identity = state["identity.service"]
-        reason = identity.revocations.reason(ctx.session_id, "")
+        reason = identity.revocations.reason(ctx.session_id, "", recent=True)  # within RECHECK_S
         if reason:  # a revoked session runs nothing more, token or not
             raise NotPermittedError(f"not permitted: issue ({reason})")
         parent_id = ctx.node_id.rpartition("/")[0]
@@ -105,10 +106,10 @@ class IdentityHook(RunHook):
         ctx.minter = functools.partial(self._mint, identity, claims_of, parent_id, actor, granted)
         span = ctx.span
         if span.is_recording():
-            span.set_attribute(conv.IDENTITY_AGENT, agent)
-            span.set_attribute(conv.IDENTITY_SCOPES, list(granted))
+            grant: dict[str, Any] = {conv.IDENTITY_AGENT: agent, conv.IDENTITY_SCOPES: list(granted)}
             if withheld:
-                span.set_attribute(conv.IDENTITY_WITHHELD, withheld)
+                grant[conv.IDENTITY_WITHHELD] = withheld
+            span.set_attributes(grant)  # one lock and one pass for all of them
         if wanted:  # it will cross a boundary: it holds its token from the start
             ctx.token  # noqa: B018
 
@@ -158,6 +159,7 @@ class _Issued(list[str]):
         return f"<{len(self)} identity tokens>"
 
 
+@functools.lru_cache(maxsize=256)  # asked at every top-level node start
 def _graph_subject(name: str) -> str:
     clean = re.sub(r"[^A-Za-z0-9_.:@/\-]", "-", name or "graph")[:120]
     return f"graph:{clean}"

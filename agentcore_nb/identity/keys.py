@@ -94,6 +94,7 @@ def write_json(path: Path, data: Any, mode: int = 0o600) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    _recent.pop(str(path), None)  # this process sees its own write at once
 
 
 def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
@@ -103,6 +104,30 @@ def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+#: How stale a :func:`recent_stamp` may be: a change another process makes to ``config.json`` or
+#: ``revoked.json`` is seen here within this many seconds (this process's own writes at once).
+RECHECK_S = 0.1
+_recent: dict[str, tuple[float, tuple[int, int, int] | None]] = {}  # path -> (checked at, stamp)
+
+
+def recent_stamp(path: str) -> tuple[int, int, int] | None:
+    """:func:`file_stamp` stat'ed at most every :data:`RECHECK_S` per path in this process: the
+    checks run at every node start, and a ``stat`` gives up the GIL (under load, a wait to get it
+    back in each of the many threads of a served process)."""
+    now = time.monotonic()
+    seen = _recent.get(path)
+    if seen is not None and now - seen[0] < RECHECK_S:
+        return seen[1]
+    stamp = file_stamp(path)
+    _recent[path] = (now, stamp)
+    return stamp
+
+
+def forget_stamp(path: str) -> None:
+    """The next :func:`recent_stamp` of ``path`` stats it (before a read-modify-write)."""
+    _recent.pop(path, None)
 
 
 class KeyStore:

@@ -28,7 +28,7 @@ from ..errors import NotPermittedError
 from ..events import AccessDenied
 from ..observability import conventions as conv
 from .errors import IdentityError
-from .keys import KeyStore, file_stamp, write_json
+from .keys import KeyStore, file_stamp, recent_stamp, write_json
 from .scopes import ScopeError, check_scope, escalations, parse_scopes
 from .store import ReplayCache, Revocations
 from .tokens import Claims, InvalidTokenError, check_claims, check_signature, read_header, sign
@@ -108,7 +108,14 @@ class Identity:
     @property
     def config(self) -> IdentityConfig:
         """The settings; re-read when ``config.json`` changed (another process ran ``config``)."""
-        stamp = file_stamp(self._config_path)
+        return self._settings(file_stamp(self._config_path))
+
+    def run_config(self) -> IdentityConfig:
+        """:attr:`config` as a run's start sees it: ``config.json`` stat'ed at most every
+        :data:`~.keys.RECHECK_S` (another process's change holds within that; this one's at once)."""
+        return self._settings(recent_stamp(self._config_path))
+
+    def _settings(self, stamp: tuple[int, int, int] | None) -> IdentityConfig:
         if self._config is None or stamp != self._config_stamp:
             self._config, self._config_stamp = self._load_config(), stamp
         return self._config

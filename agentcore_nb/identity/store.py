@@ -1,7 +1,9 @@
 """State verification needs beyond the key ring: revoked sessions and tokens, used single-use ids.
 
 Both live in the project's ``identity/`` folder so every process of the project agrees:
-``revoked.json`` (re-read when it changes on disk, one ``stat`` per check) and ``used/JTI``
+``revoked.json`` (re-read when it changes on disk: one ``stat`` per check, but at most one every
+:data:`~.keys.RECHECK_S` per process for the checks at node starts, so another process's revocation
+stops this one's runs within 0.1 s, this process's own at once) and ``used/JTI``
 (created with ``O_EXCL``: of two processes racing to use the same single-use token, one wins).
 """
 
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .keys import KeyStore, file_stamp, write_json
+from .keys import KeyStore, file_stamp, forget_stamp, recent_stamp, write_json
 
 
 class Revocations:
@@ -30,8 +32,8 @@ class Revocations:
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _refresh(self) -> None:
-        stamp = file_stamp(self._path)
+    def _refresh(self, recent: bool = False) -> None:
+        stamp = recent_stamp(self._path) if recent else file_stamp(self._path)
         if stamp == self._stamp:
             return
         with self._lock:
@@ -46,9 +48,10 @@ class Revocations:
             self._tokens = dict(data.get("tokens") or {})
             self._stamp = stamp
 
-    def reason(self, session: str, jti: str) -> str | None:
-        """Why a token of ``session`` with id ``jti`` is refused, or None."""
-        self._refresh()
+    def reason(self, session: str, jti: str, *, recent: bool = False) -> str | None:
+        """Why a token of ``session`` with id ``jti`` is refused, or None. ``recent`` (each node's
+        start): ``revoked.json`` stat'ed at most every :data:`~.keys.RECHECK_S`, not on every call."""
+        self._refresh(recent)
         if session in self._sessions:
             return "session revoked"
         if jti in self._tokens:
@@ -58,6 +61,7 @@ class Revocations:
     def revoke(self, *, session: str | None = None, jti: str | None = None, expires: float = 0.0) -> None:
         with self.keys.locked():
             self._stamp = None
+            forget_stamp(self._path)  # merge what another process revoked a moment ago
             self._refresh()
             now = time.time()
             sessions = dict(self._sessions)

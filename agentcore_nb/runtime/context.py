@@ -13,7 +13,6 @@ from opentelemetry import trace
 from ..eventlog.base import EventLog
 from ..events import Event
 from ..graph.spec import Graph, Node
-from .emitting import emit
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -82,6 +81,8 @@ class NodeContext:
     #: Mints the token on first use (set by the identity hook): nodes that cross no boundary
     #: (a plain python node) cost no signature.
     minter: Callable[[NodeContext], str] | None = field(default=None, repr=False)
+    #: (span, trace id, span id) as :meth:`emit` last formatted them.
+    _ids: tuple[trace.Span, str, str] | None = field(default=None, repr=False)
 
     @property
     def token(self) -> str | None:
@@ -135,8 +136,24 @@ class NodeContext:
         return background_tasks.start(fn, *args, name=f"agentcore-bg-{self.node.name}")
 
     def emit(self, event: Event) -> Event:
-        """Append an event attributed to this node and its span (through the one seam)."""
-        return emit(event, ctx=self, span=self.span)
+        """Append an event attributed to this node and its span: what :func:`.emitting.emit` with
+        ``span=self.span`` fills in, the hex ids formatted once per span (the scheduler emits two
+        or more events per node)."""
+        span, run = self.span, self.run
+        ids = self._ids
+        if ids is None or ids[0] is not span:
+            sc = span.get_span_context()
+            if sc.is_valid:
+                ids = (span, format(sc.trace_id, "032x"), format(sc.span_id, "016x"))
+            else:  # no tracing SDK: the run's trace id, the node's random span id
+                ids = (span, run.trace_id, self.span_id or run.span_id)
+            self._ids = ids
+        event.run_id = run.run_id
+        event.session_id = run.session_id
+        event.node_id = self.node_id
+        event.trace_id = ids[1]
+        event.span_id = ids[2]
+        return run.log.append(event)
 
     def run_nodes(self, nodes: Iterable[Node], *, input: Any = None) -> dict[str, Any]:
         """Run child nodes inside this node (a dynamic sub-graph) and return their outputs.

@@ -71,6 +71,12 @@ class Plan:
         self.sinks = graph.sinks()
         self._spec: dict[str, Any] | None = None
         self.spec_error = ""
+        #: A whole run's start (no ``only``, nothing given): its members, each one's count of
+        #: unfinished dependencies, the ones ready at once. Computed here, copied per run.
+        self.members = [n for n in self.nodes if n not in self.standby]
+        member_set = set(self.members)
+        self.remaining = {n: sum(1 for d in self.nodes[n].deps if d in member_set) for n in self.members}
+        self.roots = [n for n in self.members if self.remaining[n] == 0]
 
     def spec(self) -> dict[str, Any]:
         """The graph's JSON form for the RunProvisioned event (empty if it holds unsaveable callables)."""

@@ -161,15 +161,13 @@ class Runtime:
             unknown = only_set - plan.nodes.keys()
             if unknown:
                 raise AgentcoreError(f"graph '{graph.name}' has no node(s) {', '.join(sorted(unknown))}")
-        run = self._new_run(plan.graph, input, session_id, run_id, namespace)
+        run = self._new_run(plan.graph, input, session_id, run_id, namespace, cancel)
         if token is not None:
             run.state["identity.token"] = token
         if context:
             run.context.update(context)
         if state:
             run.state.update(state)
-        if cancel is not None:
-            run.cancel = cancel
         run.emit(
             RunProvisioned(
                 graph_name=graph.name,
@@ -193,6 +191,7 @@ class Runtime:
         session_id: str | None,
         run_id: str | None,
         namespace: dict[str, Any] | None,
+        cancel: threading.Event | None = None,
     ) -> RunContext:
         run_id = run_id or uuid.uuid4().hex
         session_id = session_id or run_id
@@ -217,6 +216,7 @@ class Runtime:
             span_id=span_id,
             parent_run_id=parent.run_id if parent is not None else "",
             parent_node_id=parent.node_id if parent is not None else "",
+            cancel=cancel if cancel is not None else threading.Event(),
         )
 
     def _execute(

@@ -78,6 +78,12 @@ class Execution:
         self.timers: list[tuple[float, int, str, str, int]] = []
         self.retrying = 0
         self.completions: SimpleQueue[tuple[str, int, bool, Any, BaseException | None, float]] = SimpleQueue()
+        if only is None and not done:  # a whole run: the plan holds its start
+            self.members = set(plan.members)
+            self.remaining = dict(plan.remaining)
+            self.ready.extend(plan.roots)
+            self.open = len(plan.members)
+            return
         done = done or {}
         members = [
             n for n in plan.nodes if n not in plan.standby and (only is None or n in only) and n not in done
