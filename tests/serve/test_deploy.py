@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 
 from agentcore_nb.errors import AgentcoreError
 from agentcore_nb.serve.deploy import load_settings, write_deployment
+from tests.helpers import procs
 from tests.helpers.served import contract_bundle
 
 TOML = """
@@ -48,14 +48,7 @@ def free_port() -> int:
 def cli(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
     env["AGENTCORE_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "agentcore_nb.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+    return procs.cli(env, *args, cwd=cwd, timeout=120)
 
 
 def test_the_deployable_form(tmp_path: Path) -> None:
