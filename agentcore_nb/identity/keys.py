@@ -94,7 +94,7 @@ def write_json(path: Path, data: Any, mode: int = 0o600) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _recent.pop(str(path), None)  # this process sees its own write at once
+    forget_stamp(str(path))  # this process sees its own write at once
 
 
 def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
