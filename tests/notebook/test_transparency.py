@@ -14,7 +14,7 @@ from tests.helpers.kernel import KernelSession, running_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|/tmp/ipykernel_\d+/[0-9a-f]+\.py")
-TIMES = re.compile(r"\d+(\.\d+)?\s*(ns|µs|μs|us|ms|s)\b")
+TIMES = re.compile(r"\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|μs|us|ms|s)\b")  # IPython prints %.3g: "1e+03 ns"
 
 CELLS = [
     "x = 1",
