@@ -110,28 +110,30 @@ def _clean(attributes: Mapping[str, Any], max_len: int | None) -> dict[str, Any]
 class LightSpan(trace.Span):
     """A recording span that keeps what the span store needs, nothing more."""
 
-    __slots__ = ("_attrs", "_ctx", "_end", "_events", "_flags", "_kind", "_msg", "_name", "_parent",
-                 "_record_exc", "_run", "_set_status_exc", "_span_id", "_start", "_state", "_status",
-                 "_trace_id", "_tracer")  # fmt: skip
+    #: Set at every start; the fields below them are class defaults, set on a span only when it
+    #: differs (a remote parent, a status, an event): fewer stores on the hot path.
+    __slots__ = ("_attrs", "_ctx", "_end", "_name", "_parent", "_run", "_span_id", "_start", "_trace_id",
+                 "_tracer")  # fmt: skip
 
     _attrs: dict[str, Any]
     _ctx: SpanContext | None
     _end: int | None
-    _events: list[dict[str, Any]] | None
-    _flags: int
-    _kind: SpanKind
-    _msg: str
     _name: str
     _parent: int
-    _record_exc: bool
     _run: str
-    _set_status_exc: bool
     _span_id: int
     _start: int
-    _state: TraceState
-    _status: str
     _trace_id: int
     _tracer: LightTracer
+
+    _flags: int = _SAMPLED_RANDOM
+    _state: TraceState = _DEFAULT_STATE
+    _kind: SpanKind = SpanKind.INTERNAL
+    _events: list[dict[str, Any]] | None = None
+    _status: str = "unset"
+    _msg: str = ""
+    _record_exc: bool = True
+    _set_status_exc: bool = True
 
     # -- what the store reads
     @property
@@ -356,17 +358,15 @@ class LightTracer(trace.Tracer):
         span._trace_id = trace_id
         span._span_id = _new_id(64)
         span._parent = parent_id
-        span._flags = flags
-        span._state = state
-        span._kind = kind
         span._ctx = None
         span._end = None
-        span._events = None
-        span._status = "unset"
-        span._msg = ""
-        span._record_exc = record_exception
-        span._set_status_exc = set_status_on_exception
         span._tracer = self
+        if flags != _SAMPLED_RANDOM or state is not _DEFAULT_STATE:
+            span._flags, span._state = flags, state
+        if kind is not SpanKind.INTERNAL:
+            span._kind = kind
+        if not record_exception or not set_status_on_exception:
+            span._record_exc, span._set_status_exc = record_exception, set_status_on_exception
         if attributes:
             attrs = _clean(attributes, self.max_len)
             if len(attrs) > self.max_attrs:

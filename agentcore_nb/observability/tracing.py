@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -39,10 +40,23 @@ OTLP_TIMEOUT = 3.0
 _log = logging.getLogger("agentcore_nb.tracing")
 
 
+#: Whether OpenTelemetry may load a global provider named by the environment (it does so at the
+#: first ``get_tracer_provider``); environment variables are the process's start-up configuration.
+_ENV_PROVIDER = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+_UNKNOWN = object()
+
+
 def user_provider() -> trace.TracerProvider | None:
-    """The global provider when the user configured one (anything but OpenTelemetry's proxy)."""
-    provider = trace.get_tracer_provider()
-    return None if isinstance(provider, ProxyTracerProvider) else provider
+    """The global provider when the user configured one (anything but OpenTelemetry's proxy).
+
+    Asked at every span start, so it reads the API's global first: ``get_tracer_provider`` looks
+    the environment up each time no provider is set (about 0.8 µs, a fifth of a light span)."""
+    provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and not _ENV_PROVIDER:
+        return None
+    if provider is None or provider is _UNKNOWN:
+        provider = trace.get_tracer_provider()
+    return None if isinstance(provider, ProxyTracerProvider) else provider  # type: ignore[return-value]
 
 
 class SwitchingTracer(trace.Tracer):
