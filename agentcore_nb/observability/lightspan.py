@@ -48,6 +48,7 @@ _log = logging.getLogger("agentcore_nb.tracing")
 #: Attribute values kept as they are (the SDK's cleaning returns them unchanged).
 _PLAIN = frozenset({str, int, float, bool, NoneType, bytes})
 _STR = frozenset({str})
+_LISTS = frozenset({list, tuple})
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 _FLAGS = [TraceFlags(n) for n in range(256)]
 _RANDOM: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C trace context level 2 (API 1.4x)
@@ -72,6 +73,8 @@ def _clean_value(value: Any, max_len: int | None) -> Any:
         return value
     if isinstance(value, str):
         return value if max_len is None or len(value) <= max_len else value[:max_len]
+    if type(value) in _LISTS and max_len is None and _PLAIN.issuperset(map(type, value)):
+        return tuple(value)  # a list of plain values (scopes, tags): no ABC checks
     if isinstance(value, Sequence):
         return tuple(_clean_value(v, max_len) for v in value)
     if isinstance(value, Mapping):
@@ -96,13 +99,10 @@ def _own_str(value: Any) -> bool:
 
 def _clean(attributes: Mapping[str, Any], max_len: int | None) -> dict[str, Any]:
     """The attributes as the SDK keeps them; plain values (the usual case) are only copied."""
-    if (
-        max_len is None
-        and _PLAIN.issuperset(map(type, attributes.values()))
-        and _STR.issuperset(map(type, attributes))
-        and "" not in attributes
-    ):
-        return dict(attributes)
+    if max_len is None and _STR.issuperset(map(type, attributes)) and "" not in attributes:
+        if _PLAIN.issuperset(map(type, attributes.values())):
+            return dict(attributes)
+        return {k: v if type(v) in _PLAIN else _clean_value(v, None) for k, v in attributes.items()}
     cleaned = _clean_value(attributes, max_len)
     return cleaned if isinstance(cleaned, dict) else {}
 

@@ -50,7 +50,7 @@ def _program(tracer: trace.Tracer, run_id: str) -> None:
             node.set_attribute("nested", {"k": [1, 2], "": "dropped key", 5: "int key"})
             node.set_attribute("thing", Thing())
             node.set_attribute("", "no key")
-            node.set_attributes({"f": 0.5, "ok": True, "none": None})
+            node.set_attributes({"f": 0.5, "ok": True, "none": None, "scopes": ["r", "w"], "t": (1, [2])})
             node.add_event(conv.RETRY_EVENT, {conv.ATTEMPT: 2, "why": ("a", "b")}, timestamp=123)
             node.update_name("execute_node a2")
             node.set_status(StatusCode.OK, "ignored: only errors keep a description")
