@@ -59,6 +59,8 @@ def _program(tracer: trace.Tracer, run_id: str) -> None:
                 tool.set_status(Status(StatusCode.UNSET))  # ignored
         with pytest.raises(ValueError), tracer.start_as_current_span("execute_node b"):
             raise ValueError("boom")
+        with pytest.raises(KeyError), tracer.start_span("execute_node d"):  # the span as a context manager
+            raise KeyError("k")
         failed = tracer.start_span("execute_node c")
         failed.set_status(StatusCode.ERROR, "card declined")
         failed.end()
@@ -115,7 +117,7 @@ def _sdk(processor: StoreSpanProcessor) -> TracerProvider:
 def test_the_store_gets_what_the_sdk_path_gave(tmp_path: Path) -> None:
     sdk = _stored(tmp_path, _sdk, "sdk")
     light = _stored(tmp_path, LightTracerProvider, "light")
-    assert len(light) == 5 and len({r.trace_id for r in light}) == 1
+    assert len(light) == 6 and len({r.trace_id for r in light}) == 1
     assert _shape(light) == _shape(sdk)
     node = next(r for r in light if r.name == "execute_node a2")
     assert node.attributes["tags"] == ["x", "y"] and node.attributes["thing"] == "a thing"
@@ -125,6 +127,8 @@ def test_the_store_gets_what_the_sdk_path_gave(tmp_path: Path) -> None:
     assert (boom.status, boom.status_message) == ("error", "ValueError: boom")
     assert boom.events[0]["attributes"]["exception.type"] == "ValueError"
     assert next(r for r in light if r.name == "execute_node c").status_message == "card declined"
+    keyed = next(r for r in light if r.name == "execute_node d")
+    assert keyed.status == "error" and keyed.events[0]["attributes"]["exception.escaped"] == "True"
 
 
 def test_ids_parents_and_the_api_surface(light: tuple[trace.Tracer, StoreSpanProcessor]) -> None:
