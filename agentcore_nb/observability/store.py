@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -167,12 +167,16 @@ class SpanStore:
         self.skipped = 0
 
     def write(self, records: Sequence[SpanRecord]) -> None:
-        if not records:
+        self.write_rows([_row(r) for r in records])
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Write rows in the order of ``COLUMNS`` (attributes and events as JSON text)."""
+        if not rows:
             return
-        columns = [list(col) for col in zip(*(_row(r) for r in records), strict=True)]
+        columns = [list(col) for col in zip(*rows, strict=True)]
         cur = self.db.cursor()
         try:
-            if len(records) >= _BIG:
+            if len(rows) >= _BIG:
                 batch = {f"c{i}": np.array(col, dtype=object) for i, col in enumerate(columns)}
                 cur.register("span_batch", batch)
                 try:
@@ -285,8 +289,25 @@ def _obj(value: Any, kind: type) -> Any:
     return value
 
 
+class LiveSpan(Protocol):
+    """A span of the project's light tracer (``lightspan.LightSpan``) as the processor sees it."""
+
+    _end: int | None
+    _run: str
+
+    @property
+    def span_id(self) -> int: ...
+
+    def run_id(self) -> str: ...
+
+    def row(self) -> tuple[Any, ...]: ...
+
+    def record(self, *, running: bool = False) -> SpanRecord: ...
+
+
 class StoreSpanProcessor(SpanProcessor):
-    """Hands finished spans to a writer thread that commits them in batches."""
+    """Hands finished spans to a writer thread that commits them in batches: the SDK's spans
+    (``on_start`` / ``on_end``, when OTLP export is on) and the light tracer's (``begin`` / ``finish``)."""
 
     def __init__(self, store: SpanStore, *, max_age: float = 0.5, max_batch: int = 20000) -> None:
         self.store = store
@@ -297,9 +318,9 @@ class StoreSpanProcessor(SpanProcessor):
         self._first_end = 0.0
         self._flushing = 0
         self.max_batch = max_batch
-        self._pending: list[ReadableSpan] = []
+        self._pending: list[ReadableSpan | LiveSpan] = []
         self._run_of: dict[int, str] = {}
-        self._open: dict[int, Span] = {}
+        self._open: dict[int, Span | LiveSpan] = {}
         self._cond = threading.Condition()
         self._lock = threading.Lock()
         self._written = 0
@@ -328,6 +349,31 @@ class StoreSpanProcessor(SpanProcessor):
             self._pending.append(span)
             self._appended += 1
 
+    # -- hot path of the light tracer
+    def run_of(self, span_id: int) -> str:
+        """The run of a span started here and not yet written ("" if none or unknown)."""
+        return self._run_of.get(span_id, "")
+
+    def begin(self, span: LiveSpan) -> None:
+        sid = span.span_id
+        run = span._run
+        if run:
+            self._run_of[sid] = run
+        self._open[sid] = span
+
+    def finish(self, span: LiveSpan, end_ns: int) -> bool:
+        """End ``span`` at ``end_ns`` and queue it for the writer; False if it had ended already."""
+        with self._lock:
+            if span._end is not None:
+                return False
+            span._end = end_ns
+            if not self._pending:
+                self._first_end = time.monotonic()
+            self._pending.append(span)
+            self._appended += 1
+        self._open.pop(span.span_id, None)
+        return True
+
     # -- writer thread
     def _loop(self) -> None:
         """Write when the oldest waiting span is ``max_age`` old, when a flush asks, or when the
@@ -353,17 +399,21 @@ class StoreSpanProcessor(SpanProcessor):
                     if self._flushing and self._written >= self._appended:
                         self._cond.wait(_POLL_S)
 
-    def _write(self, batch: list[ReadableSpan]) -> None:
-        records = []
+    def _write(self, batch: list[ReadableSpan | LiveSpan]) -> None:
+        rows = []
+        run_of = self._run_of
         for span in batch:
-            sid = span.context.span_id
-            run = self._run_of.pop(sid, "")
-            if not run:
-                value = (span.attributes or {}).get(conv.RUN_ID)
-                run = value if isinstance(value, str) else ""
-            records.append(record_of(span, run))
+            if isinstance(span, ReadableSpan):
+                run = run_of.pop(span.context.span_id, "")
+                if not run:
+                    value = (span.attributes or {}).get(conv.RUN_ID)
+                    run = value if isinstance(value, str) else ""
+                rows.append(_row(record_of(span, run)))
+            else:
+                run_of.pop(span.span_id, None)
+                rows.append(span.row())
         try:
-            self.store.write(records)
+            self.store.write_rows(rows)
         except Exception as exc:  # the file closed or broke: say so once, never break a run
             if not self.error:
                 self.error = f"span store: {type(exc).__name__}: {exc}"
@@ -399,7 +449,10 @@ class StoreSpanProcessor(SpanProcessor):
         wanted = set(trace_ids)
         out = []
         for sid, span in list(self._open.items()):
-            rec = record_of(span, self._run_of.get(sid, ""), running=True)
+            if isinstance(span, ReadableSpan):
+                rec = record_of(span, self._run_of.get(sid, ""), running=True)
+            else:
+                rec = span.record(running=True)
             if not wanted or rec.trace_id in wanted:
                 out.append(rec)
         return out

@@ -3,10 +3,11 @@
 Design (the pitfall: OpenTelemetry refuses to replace a global tracer provider once set). The
 project never sets the global provider. Its tracers are *switching* tracers: each span start asks
 whether the global provider is a real one (the user called ``trace.set_tracer_provider``); if so
-the span goes there, untouched by us; if not, it goes to the project's private SDK provider, whose
-processors write the span store and, with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, export over
-OTLP/HTTP. So a user who configures their SDK before or after the project started gets every span
-from then on, and nobody's configuration is replaced.
+the span goes there, untouched by us; if not, it goes to the project's private provider: light
+spans (``lightspan.py``) that the span store writes, or, with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set,
+an SDK provider whose processors write the store and export over OTLP/HTTP. So a user who
+configures their SDK before or after the project started gets every span from then on, and
+nobody's configuration is replaced.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -28,6 +30,7 @@ from opentelemetry.trace import ProxyTracerProvider
 
 from .._version import __version__
 from ..db import Database
+from .lightspan import LightTracerProvider
 from .store import SpanStore, StoreSpanProcessor
 
 OTLP_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -37,10 +40,23 @@ OTLP_TIMEOUT = 3.0
 _log = logging.getLogger("agentcore_nb.tracing")
 
 
+#: Whether OpenTelemetry may load a global provider named by the environment (it does so at the
+#: first ``get_tracer_provider``); environment variables are the process's start-up configuration.
+_ENV_PROVIDER = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+_UNKNOWN = object()
+
+
 def user_provider() -> trace.TracerProvider | None:
-    """The global provider when the user configured one (anything but OpenTelemetry's proxy)."""
-    provider = trace.get_tracer_provider()
-    return None if isinstance(provider, ProxyTracerProvider) else provider
+    """The global provider when the user configured one (anything but OpenTelemetry's proxy).
+
+    Asked at every span start, so it reads the API's global first: ``get_tracer_provider`` looks
+    the environment up each time no provider is set (about 0.8 µs, a fifth of a light span)."""
+    provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and not _ENV_PROVIDER:
+        return None
+    if provider is None or provider is _UNKNOWN:
+        provider = trace.get_tracer_provider()
+    return None if isinstance(provider, ProxyTracerProvider) else provider  # type: ignore[return-value]
 
 
 class SwitchingTracer(trace.Tracer):
@@ -134,32 +150,45 @@ def _drop_export_noise(record: logging.LogRecord) -> bool:
     return not getattr(_quiet, "on", False)
 
 
+def _otlp_exporter() -> _QuietOtlp | None:
+    """The OTLP exporter when ``OTEL_EXPORTER_OTLP_ENDPOINT`` asks for one and it is installed."""
+    endpoint = os.environ.get(OTLP_ENV, "").strip()
+    if not endpoint:
+        return None
+    try:
+        return _QuietOtlp(endpoint)
+    except ImportError:
+        print(
+            f"agentcore: warning: {OTLP_ENV} is set but opentelemetry-exporter-otlp-proto-http "
+            "is not installed; spans stay in the project's trace store",
+            file=sys.stderr,
+        )
+        return None
+
+
 # -- the project's provider ---------------------------------------------------------------------------
 class ProjectTracing:
-    """The project's private SDK provider with the span store (and OTLP when asked)."""
+    """The project's private provider with the span store: light spans (``lightspan.py``) written
+    straight to the store; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the SDK's provider instead,
+    whose processors write the store and export over OTLP."""
 
     def __init__(self, db: Database) -> None:
         self.store = SpanStore(db)
         self.processor = StoreSpanProcessor(self.store)
-        self.provider = TracerProvider(
-            resource=Resource.create({"service.name": "agentcore-nb", "service.version": __version__}),
-            shutdown_on_exit=False,
-        )
-        self.provider.add_span_processor(self.processor)
         self.otlp: BatchSpanProcessor | None = None
-        endpoint = os.environ.get(OTLP_ENV, "").strip()
-        if endpoint:
-            try:
-                exporter = _QuietOtlp(endpoint)
-            except ImportError:
-                print(
-                    f"agentcore: warning: {OTLP_ENV} is set but opentelemetry-exporter-otlp-proto-http "
-                    "is not installed; spans stay in the project's trace store",
-                    file=sys.stderr,
-                )
-            else:
-                self.otlp = BatchSpanProcessor(exporter, schedule_delay_millis=500)
-                self.provider.add_span_processor(self.otlp)
+        self.provider: trace.TracerProvider
+        exporter = _otlp_exporter()
+        if exporter is None:
+            self.provider = LightTracerProvider(self.processor)
+        else:
+            sdk = TracerProvider(
+                resource=Resource.create({"service.name": "agentcore-nb", "service.version": __version__}),
+                shutdown_on_exit=False,
+            )
+            sdk.add_span_processor(self.processor)
+            self.otlp = BatchSpanProcessor(exporter, schedule_delay_millis=500)
+            sdk.add_span_processor(self.otlp)
+            self.provider = sdk
         self.switching = SwitchingTracerProvider(self.provider)
         _set_default_fallback(self.provider)
 
