@@ -1,7 +1,7 @@
 """Embeddings spans: what the ``embeddings {model}`` span costs on the memory paths that embed.
 
 The peer, in the same run, is the same code with the span taken out (the embedder called directly,
-as before spans existed). Both run on the project's own tracing (SDK provider + span store),
+as before spans existed). Both run on the project's own tracing (light spans + span store),
 alternating, medians over repeats, timed as this process's CPU time (every thread: the span
 store's writer included; wall time on a shared 2-core machine is mostly other people's load), each
 measurement ending with the store flushed (every span committed, on both sides):

@@ -4,8 +4,9 @@ A 1,000-node chain (1,001 spans per run) runs on the same runtime three ways, al
 process:
   none    no SDK (OpenTelemetry's no-op provider)
   sdk     a bare SDK TracerProvider + SimpleSpanProcessor(InMemorySpanExporter)
-  store   the project's tracing: switching tracer, SDK provider, our store processor (the run pays
-          only the hand-off; a background thread writes the spans into DuckDB)
+  store   the project's tracing: switching tracer, light spans (observability/lightspan.py), our
+          store processor (the run pays only the hand-off; a background thread writes the spans
+          into DuckDB)
 Per-span cost = (run time - run time without SDK) / spans. `store_vs_sdk_inmemory` is ours over
 the bare SDK's (bar <= 1.5). The time to get the spans committed to DuckDB after the run
 (`store_flush_us_per_span`) is reported beside it: it is off the hot path.
