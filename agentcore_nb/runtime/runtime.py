@@ -135,6 +135,7 @@ class Runtime:
         state: dict[str, Any] | None = None,
         cancel: threading.Event | None = None,
         flush: bool = True,
+        plain_input: bool = False,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
 
@@ -146,6 +147,10 @@ class Runtime:
         ``context`` seeds the run's context (recorded in ``ContextFetched``; a served run puts its
         ``request`` there); ``state`` seeds its private state (a stream sink); setting ``cancel``
         cancels the run (streaming nodes stop between values; the run is recorded as cancelled).
+
+        ``plain_input=True`` says ``input`` is plain JSON by construction (``json.loads`` gave it:
+        str keys, no ``$pickle`` key... see :func:`.values.is_plain_json`): it is recorded as it
+        is, without checking it again.
 
         ``token`` is the caller's identity token: with identity configured, every node gets a
         token narrowed from it (never logged).
@@ -172,7 +177,7 @@ class Runtime:
             RunProvisioned(
                 graph_name=graph.name,
                 graph=plan.spec(),
-                input=_encode_input(input),
+                input=input if plain_input else _encode_input(input),
                 parent_run_id=run.parent_run_id,
                 parent_node_id=run.parent_node_id,
             )
