@@ -154,7 +154,7 @@ class DuckDBEventLog(EventLog):
         self._next_seq = 0 if row[0] is None else int(row[0]) + 1
         self._committed = self._next_seq - 1
         #: Appended events as table rows, their bodies encoded at append (:func:`row`).
-        self._pending: list[Row] = []
+        self._rows: list[Row] = []
         self._first_append = 0.0  # when the oldest queued event was appended (monotonic)
         self._cond = threading.Condition()
         self._flushing = 0  # callers waiting in flush(): commit now, no lingering
@@ -184,8 +184,8 @@ class DuckDBEventLog(EventLog):
             raise EventLogError(f"event log {self.path} is closed")
         entry = row(event)
         with self._cond:
-            self._pending.append(entry)
-            if len(self._pending) == 1:
+            self._rows.append(entry)
+            if len(self._rows) == 1:
                 self._first_append = time.monotonic()
                 self._cond.notify()
 
@@ -193,19 +193,19 @@ class DuckDBEventLog(EventLog):
         cur = self._db.cursor()
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
+                while not self._rows and not self._closing:
                     self._cond.wait()
-                if not self._pending:
+                if not self._rows:
                     break
                 # Linger for more events unless someone waits for them: a notebook cell's commit
                 # then happens after its reply, not beside it, and bursts share one commit.
                 until = self._first_append + LINGER_S
-                while not self._closing and not self._flushing and len(self._pending) < 4096:
+                while not self._closing and not self._flushing and len(self._rows) < 4096:
                     left = until - time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
-                batch, self._pending = self._pending, []
+                batch, self._rows = self._rows, []
             try:
                 self._insert(cur, batch)
             except BaseException as exc:
