@@ -276,16 +276,22 @@ class Runtime:
     ) -> RunResult:
         outputs = execution.outputs if execution else {}
         errors = dict(execution.errors) if execution else {}
-        failed = execution.failed_nodes() if execution else []
-        if plan.graph.output:
-            output = outputs.get(plan.graph.output)
+        failed = execution.failed_nodes() if execution and errors else []
+        out_node = plan.graph.output
+        if out_node:
+            output = outputs.get(out_node)
         else:
             output = {s: outputs.get(s) for s in plan.sinks if s in outputs}
         duration = (time.perf_counter() - t0) * 1000.0
-        try:
-            encoded_output = encode_value(output, what="run output")
-        except AgentcoreError:
-            encoded_output = summarize(output)
+        stored = execution.encoded.get(out_node) if execution and out_node else None
+        if stored is not None and out_node and not plan.nodes[out_node].dependents:
+            # the output node's NodeSucceeded encoding: nothing downstream of it could change it
+            encoded_output = stored[0]
+        else:
+            try:
+                encoded_output = encode_value(output, what="run output")
+            except AgentcoreError:
+                encoded_output = summarize(output)
         run.emit(
             RunExecuted(
                 status=status,
