@@ -1,9 +1,9 @@
 """The durable event log: one DuckDB table, written by a group-commit thread.
 
 A commit costs about 1-2 ms of CPU here whatever its size (up to a few hundred events), so
-appending does not commit. Appends queue events in ``seq`` order; a writer thread commits
-everything queued so far in one transaction, ``LINGER_S`` after the first of them (at once when a
-``flush()`` waits), then takes the next batch. The committed log is therefore always a prefix of
+appending does not commit. Appends queue events, encoded as table rows (:func:`row`), in ``seq``
+order; a writer thread commits everything queued so far in one transaction, ``LINGER_S`` after the
+first of them (at once when a ``flush()`` waits), then takes the next batch. The committed log is therefore always a prefix of
 the appended sequence: a process killed at any moment leaves a log that ends at some event, never
 a gap, having lost at most the last ``LINGER_S`` of events. ``flush()`` waits for the commit of
 everything appended before it (the runtime flushes at the end of every run, and before a node's
