@@ -97,11 +97,25 @@ def row(event: Event) -> Row:
     CPU and pauses of 5-15 ms). And the writer commits without a long encoding stretch holding
     the GIL. The body is what the event held when it was appended, not when it was committed.
     """
+    return (event.seq, event.run_id, event.session_id, event.node_id, event.type, event.ts, _body(event))
+
+
+def _body(event: Event) -> str:
     try:
-        body = encode(event)
+        return encode(event)
     except Exception:  # JSON cannot hold it even as text (a cycle, a failing __repr__)
-        body = _degraded(event)
-    return (event.seq, event.run_id, event.session_id, event.node_id, event.type, event.ts, body)
+        return _degraded(event)
+
+
+_SEQ_KEY = '"seq":'
+
+
+def with_seq(body: str, seq: int) -> str:
+    """``body`` (an event's JSON encoded before its ``seq`` was assigned) carrying ``seq``. The
+    first ``"seq":`` in the text is the key: inside a JSON string every quote is escaped, so a
+    quote never directly follows ``seq`` there; the value ends at the next comma (``v`` follows)."""
+    start = body.index(_SEQ_KEY) + len(_SEQ_KEY)
+    return f"{body[:start]}{seq}{body[body.index(',', start) :]}"
 
 
 def _degraded(event: Event) -> str:
@@ -179,10 +193,38 @@ class DuckDBEventLog(EventLog):
             return log
 
     # ------------------------------------------------------------------ writing
+    def append(self, event: Event) -> Event:
+        """``EventLog.append``, the body encoded before the sequence lock is taken: under it the
+        event is only numbered and queued (a thread switched out while encoding under the lock
+        would stall every other appending thread behind it)."""
+        body = _body(event)
+        with self._seq_lock:
+            seq = event.seq = self._next_seq
+            self._next_seq += 1
+            self._queue(
+                (
+                    seq,
+                    event.run_id,
+                    event.session_id,
+                    event.node_id,
+                    event.type,
+                    event.ts,
+                    with_seq(body, seq),
+                )
+            )
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                pass
+        return event
+
     def _store(self, event: Event) -> None:
+        self._queue(row(event))
+
+    def _queue(self, entry: Row) -> None:
         if self._closed:
             raise EventLogError(f"event log {self.path} is closed")
-        entry = row(event)
         with self._cond:
             self._rows.append(entry)
             if len(self._rows) == 1:

@@ -140,3 +140,42 @@ def test_an_event_json_cannot_hold_is_stored_with_a_marker_and_the_log_goes_on(t
         assert second.output == 1
     finally:
         log.close()
+
+
+def test_bodies_encoded_before_numbering_carry_their_seq(tmp_path: Path) -> None:
+    """Appends encode outside the sequence lock and put the number in afterwards: from many
+    threads, with ids and values that spell ``"seq":`` themselves, every stored body is
+    byte for byte what ``encode`` gives for the numbered event."""
+    import threading
+
+    import duckdb
+
+    from agentcore_nb.eventlog.duckdb import with_seq
+
+    unnumbered = RunExecuted(seq=-1, output=1)
+    assert with_seq(encode(unnumbered), 42) == encode(dataclasses.replace(unnumbered, seq=42))
+    path = tmp_path / "log.duckdb"
+    log = DuckDBEventLog(path)
+    sent: list[RunExecuted] = []
+
+    def appender(k: int) -> None:
+        for i in range(100):
+            tricky = f'"seq":{k},\\"seq\\":{i},'
+            sent.append(
+                log.append(RunExecuted(run_id=tricky, node_id=f"{k}/{i}", output={"seq": tricky}, seq=7))
+            )
+
+    threads = [threading.Thread(target=appender, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute("SELECT seq, body FROM events ORDER BY seq").fetchall()
+    con.close()
+    by_seq = {e.seq: e for e in sent}
+    assert [r[0] for r in rows] == sorted(by_seq) == list(range(len(sent)))
+    for seq, body in rows:
+        assert body == encode(by_seq[seq])
+        assert json.loads(body)["seq"] == seq
