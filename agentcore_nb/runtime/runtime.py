@@ -32,7 +32,7 @@ from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
 from ..observability import conventions as conv
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
-from .context import NodeContext, RunContext, span_ids
+from .context import CancelEvent, NodeContext, RunContext, span_ids
 from .emitting import current_node
 from .executors import Body
 from .hooks import RunHook
@@ -221,7 +221,7 @@ class Runtime:
             span_id=span_id,
             parent_run_id=parent.run_id if parent is not None else "",
             parent_node_id=parent.node_id if parent is not None else "",
-            cancel=cancel if cancel is not None else threading.Event(),
+            cancel=cancel if cancel is not None else CancelEvent(),
         )
 
     def _execute(

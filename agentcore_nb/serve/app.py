@@ -34,6 +34,7 @@ from starlette.routing import Route
 from ..errors import AgentcoreError
 from ..events import NodeFailed
 from ..export.runner import LoadedBundle, jsonable, result_value, run_input
+from ..runtime.context import CancelEvent
 from ..runtime.scheduler import error_line
 from ..runtime.stream import STREAM_KEY, background_tasks
 from ..values import plain_json_text
@@ -307,7 +308,7 @@ class Service:
         loop = asyncio.get_running_loop()
         hub = self._hub if self._hub is not None and self._hub.loop is loop else self._hub_for(loop)
         channel = _Channel(loop)
-        cancel = threading.Event()
+        cancel = CancelEvent()
         run_id = new_hex()
         output = self.output
         runtime = self.runtime

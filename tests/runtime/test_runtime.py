@@ -433,3 +433,19 @@ def test_the_recorded_run_output_is_the_output_nodes_recorded_output(rt: Runtime
     result = rt.run(g)
     executed = next(e for e in rt.log.events(result.run_id) if e.type == "RunExecuted")
     assert executed.output == {"n": [1, 2]} == result.output  # type: ignore[attr-defined]
+
+
+def test_a_runs_cancel_event_is_a_full_threading_event() -> None:
+    """The condition-less CancelEvent still waits, wakes and clears like threading.Event."""
+    from agentcore_nb.runtime.context import CancelEvent
+
+    event = CancelEvent()
+    assert isinstance(event, threading.Event) and not event.is_set()
+    assert not event.wait(0.01)
+    waiting = threading.Thread(target=event.wait)
+    waiting.start()
+    event.set()
+    waiting.join(30)
+    assert not waiting.is_alive() and event.is_set() and event.wait()
+    event.clear()
+    assert not event.is_set()
