@@ -62,11 +62,16 @@ def dashed(hex32: str) -> str:
     return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
+#: ``json.dumps(value, ensure_ascii=False)`` (the SDK's response text) without building an
+#: encoder per call: only the all-defaults ``dumps`` reuses one.
+_encode_result = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json_bytes(value: Any) -> bytes:
     """The response body of a result: ``sse.dumps(jsonable(value))`` with one encoding, not two,
     when the value is JSON (the usual case)."""
     try:
-        return json.dumps(value, ensure_ascii=False).encode()
+        return _encode_result(value).encode()
     except (TypeError, ValueError):
         return sse.dumps(jsonable(value)).encode()
 
