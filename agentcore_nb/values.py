@@ -32,6 +32,14 @@ def _is_plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def plain_json_text(text: bytes) -> bool:
+    """Whether ``json.loads(text)`` is surely stored as it is by :func:`encode_value` (plain JSON),
+    told from the text in C-speed scans instead of a walk of the parsed value: no ``$pickle`` key
+    can be in it (no such text, and no ``\\u`` escape that could spell one) and it cannot nest
+    deeper than the walk allows (fewer than 64 brackets). False means "walk it", not "not plain"."""
+    return b"$pickle" not in text and b"\\u" not in text and text.count(b"{") + text.count(b"[") < 64
+
+
 def encode_value(value: Any, *, what: str = "value") -> Any:
     """Return a JSON-compatible form of ``value`` or raise :class:`SerializationError`."""
     if _is_plain_json(value):

@@ -51,15 +51,14 @@ class IdentityHook(RunHook):
         self._source = source
 
     def _identity(self, run: RunContext) -> Identity | None:
-        from .service import Identity
-
+        identity_type = _identity_type()
         found = self._source
-        if not isinstance(found, Identity):
+        if not isinstance(found, identity_type):
             try:
                 found = run.services["identity"]
             except KeyError:
                 return None
-        return found if isinstance(found, Identity) else None
+        return found if isinstance(found, identity_type) else None
 
     def provision(self, run: RunContext) -> None:
         identity = self._identity(run)
@@ -150,6 +149,15 @@ class IdentityHook(RunHook):
                 identity._live.pop(token, None)
         run.state.pop(_ISSUED, None)
         run.state.pop(RUN_TOKEN, None)
+
+
+@functools.cache
+def _identity_type() -> type[Identity]:
+    """:class:`.service.Identity`, imported on first use (it imports this module's users), once:
+    an import statement in :meth:`IdentityHook._identity` cost a lookup at every run's start."""
+    from .service import Identity
+
+    return Identity
 
 
 class _Issued(list[str]):

@@ -29,6 +29,28 @@ def span_ids(span: trace.Span) -> tuple[str, str]:
     return "", format(_rng.getrandbits(64), "016x")
 
 
+_lazy_lock = threading.Lock()
+
+
+class CancelEvent(threading.Event):
+    """A :class:`threading.Event` whose condition is made when first needed (``set``, ``clear``,
+    ``wait``): every run has a cancel event, almost none is ever set or waited on, and building
+    ``Condition(Lock())`` cost more than the rest of the event (a served request makes one)."""
+
+    def __init__(self) -> None:  # no Condition yet (see _cond)
+        self._flag = False
+
+    @property  # type: ignore[override]
+    def _cond(self) -> threading.Condition:
+        made: threading.Condition | None = self.__dict__.get("_made")
+        if made is None:
+            with _lazy_lock:  # one condition per event, whichever thread needs it first
+                made = self.__dict__.get("_made")
+                if made is None:
+                    made = self.__dict__["_made"] = threading.Condition(threading.Lock())
+        return made
+
+
 @dataclass(slots=True, eq=False)
 class RunContext:
     """One run of a graph; shared by all its nodes."""
@@ -53,7 +75,7 @@ class RunContext:
     parent_run_id: str = ""
     parent_node_id: str = ""
     #: Set to cancel the run (a served client went away): streaming nodes stop, the run is cancelled.
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=CancelEvent)
 
     def emit(self, event: Event, *, node_id: str = "", span_id: str = "") -> Event:
         """Append a run-level event (or one for ``node_id``); node bodies use :meth:`NodeContext.emit`."""

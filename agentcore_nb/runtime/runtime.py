@@ -32,7 +32,7 @@ from ..graph.codec import graph_from_dict
 from ..graph.spec import Graph, Node
 from ..observability import conventions as conv
 from ..values import PICKLE_KEY, decode_value, encode_value, summarize
-from .context import NodeContext, RunContext, span_ids
+from .context import CancelEvent, NodeContext, RunContext, span_ids
 from .emitting import current_node
 from .executors import Body
 from .hooks import RunHook
@@ -135,6 +135,7 @@ class Runtime:
         state: dict[str, Any] | None = None,
         cancel: threading.Event | None = None,
         flush: bool = True,
+        plain_input: bool = False,
     ) -> RunResult:
         """Run ``graph`` on ``input`` and return when every node reached a final state.
 
@@ -146,6 +147,10 @@ class Runtime:
         ``context`` seeds the run's context (recorded in ``ContextFetched``; a served run puts its
         ``request`` there); ``state`` seeds its private state (a stream sink); setting ``cancel``
         cancels the run (streaming nodes stop between values; the run is recorded as cancelled).
+
+        ``plain_input=True`` says ``input`` is plain JSON by construction (``json.loads`` gave it:
+        str keys, no ``$pickle`` key... see :func:`.values.is_plain_json`): it is recorded as it
+        is, without checking it again.
 
         ``token`` is the caller's identity token: with identity configured, every node gets a
         token narrowed from it (never logged).
@@ -172,7 +177,7 @@ class Runtime:
             RunProvisioned(
                 graph_name=graph.name,
                 graph=plan.spec(),
-                input=_encode_input(input),
+                input=input if plain_input else _encode_input(input),
                 parent_run_id=run.parent_run_id,
                 parent_node_id=run.parent_node_id,
             )
@@ -216,7 +221,7 @@ class Runtime:
             span_id=span_id,
             parent_run_id=parent.run_id if parent is not None else "",
             parent_node_id=parent.node_id if parent is not None else "",
-            cancel=cancel if cancel is not None else threading.Event(),
+            cancel=cancel if cancel is not None else CancelEvent(),
         )
 
     def _execute(
@@ -271,16 +276,22 @@ class Runtime:
     ) -> RunResult:
         outputs = execution.outputs if execution else {}
         errors = dict(execution.errors) if execution else {}
-        failed = execution.failed_nodes() if execution else []
-        if plan.graph.output:
-            output = outputs.get(plan.graph.output)
+        failed = execution.failed_nodes() if execution and errors else []
+        out_node = plan.graph.output
+        if out_node:
+            output = outputs.get(out_node)
         else:
             output = {s: outputs.get(s) for s in plan.sinks if s in outputs}
         duration = (time.perf_counter() - t0) * 1000.0
-        try:
-            encoded_output = encode_value(output, what="run output")
-        except AgentcoreError:
-            encoded_output = summarize(output)
+        stored = execution.encoded.get(out_node) if execution and out_node else None
+        if stored is not None and out_node and not plan.nodes[out_node].dependents:
+            # the output node's NodeSucceeded encoding: nothing downstream of it could change it
+            encoded_output = stored[0]
+        else:
+            try:
+                encoded_output = encode_value(output, what="run output")
+            except AgentcoreError:
+                encoded_output = summarize(output)
         run.emit(
             RunExecuted(
                 status=status,

@@ -19,10 +19,11 @@ import asyncio
 import json
 import random
 import threading
-import uuid
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from queue import SimpleQueue
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,8 +34,10 @@ from starlette.routing import Route
 from ..errors import AgentcoreError
 from ..events import NodeFailed
 from ..export.runner import LoadedBundle, jsonable, result_value, run_input
+from ..runtime.context import CancelEvent
 from ..runtime.scheduler import error_line
 from ..runtime.stream import STREAM_KEY, background_tasks
+from ..values import plain_json_text
 from . import sse
 from .config import CUSTOM_PREFIX, REQUEST_HEADER, SESSION_HEADER, ServeConfig
 from .sessions import SessionExpired, SessionTable
@@ -42,11 +45,116 @@ from .sessions import SessionExpired, SessionTable
 _ids = random.Random()  # seeded once from os.urandom
 
 
-def new_id() -> uuid.UUID:
-    """A random (version 4) UUID without a system call per request: ``uuid4()`` reads
-    ``os.urandom``, which drops the GIL and, under load, waits to get it back. Run and request
-    ids must be unique, not secret (they are no credential)."""
-    return uuid.UUID(int=_ids.getrandbits(128), version=4)
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_hex() -> str:
+    """A random (version 4) UUID's 32 hex digits without a system call per request: ``uuid4()``
+    reads ``os.urandom``, which drops the GIL and, under load, waits to get it back. Run and
+    request ids must be unique, not secret (they are no credential). ``uuid.UUID(int=..,
+    version=4).hex``, without building the object."""
+    return format(_ids.getrandbits(128) & _V4_CLEAR | _V4_SET, "032x")
+
+
+def dashed(hex32: str) -> str:
+    """``str(uuid.UUID(hex32))``: the 8-4-4-4-12 form."""
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
+
+
+#: ``json.dumps(value, ensure_ascii=False)`` (the SDK's response text) without building an
+#: encoder per call: only the all-defaults ``dumps`` reuses one.
+_encode_result = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_bytes(value: Any) -> bytes:
+    """The response body of a result: ``sse.dumps(jsonable(value))`` with one encoding, not two,
+    when the value is JSON (the usual case)."""
+    try:
+        return _encode_result(value).encode()
+    except (TypeError, ValueError):
+        return sse.dumps(jsonable(value)).encode()
+
+
+class RunPool:
+    """A fixed set of daemon threads taking runs from one queue: what ``ThreadPoolExecutor`` does
+    for the service without its per-submit future, work item, lock and semaphore (no caller
+    waits on a future here: a run reports through :class:`_Completions`)."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self) -> None:
+        get = self._jobs.get
+        while True:
+            job = get()
+            if job is None:
+                return
+            job()  # a run's work catches everything itself
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Let queued runs finish, then stop the threads (waiting for them with ``wait``)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        if wait:
+            for t in self._threads:
+                t.join()
+
+
+class _Channel:
+    """One request's messages from its run, in order; read on the event loop."""
+
+    __slots__ = ("items", "loop", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[tuple[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, message: tuple[str, Any]) -> None:  # on the loop
+        self.items.append(message)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> tuple[str, Any]:
+        while not self.items:
+            self.waiter = self.loop.create_future()
+            await self.waiter
+        return self.items.popleft()
+
+
+class _Completions:
+    """Hands messages from run threads to the event loop: one ``call_soon_threadsafe`` (a write to
+    the loop's self-pipe, dropping and re-taking the GIL) wakes the loop for everything posted
+    until it runs, instead of one per message. ``post`` appends then checks the flag; ``_drain``
+    clears the flag then empties the deque, so no message is left behind."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.messages: deque[tuple[_Channel, tuple[str, Any]]] = deque()
+        self.scheduled = False
+
+    def post(self, channel: _Channel, message: tuple[str, Any]) -> None:  # any thread
+        self.messages.append((channel, message))
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:  # on the loop
+        self.scheduled = False
+        messages = self.messages
+        while messages:
+            channel, message = messages.popleft()
+            channel.put(message)
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -69,7 +177,12 @@ class Service:
             idle=config.session_idle, max_lifetime=config.session_max_lifetime, on_expire=self._ended
         )
         #: Runs execute here, at most ``workers`` at once (more wait their turn).
-        self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="agentcore-serve")
+        self.pool = RunPool(config.workers, "agentcore-serve")
+        #: Where finished runs (and streamed values) wake the event loop, one per loop.
+        self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._hub: _Completions | None = None
         from ..runtime.plan import Plan
 
         Plan.for_graph(loaded.graph)  # compiled once, not on the first request
@@ -181,31 +294,40 @@ class Service:
         request_id = raw.get(REQUEST_HEADER)
         context = {
             "request": {
-                "request_id": request_id.decode("latin-1") if request_id else str(new_id()),
+                "request_id": request_id.decode("latin-1") if request_id else dashed(new_hex()),
                 "session_id": session_id,
                 "headers": {k: v.decode("latin-1") for k, v in raw.items() if k.startswith(CUSTOM_PREFIX)},
             }
         }
-        return await self._run(value, session_id, namespace, context)
+        plain = not self.parameters and plain_json_text(body)
+        return await self._run(value, session_id, namespace, context, plain)
 
     async def _run(
-        self, value: Any, session_id: str | None, namespace: dict[str, Any] | None, context: dict[str, Any]
+        self,
+        value: Any,
+        session_id: str | None,
+        namespace: dict[str, Any] | None,
+        context: dict[str, Any],
+        plain: bool = False,
     ) -> Response | tuple[bytes, str]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        cancel = threading.Event()
-        run_id = new_id().hex
+        hub = self._hub if self._hub is not None and self._hub.loop is loop else self._hub_for(loop)
+        channel = _Channel(loop)
+        cancel = CancelEvent()
+        run_id = new_hex()
         output = self.output
         runtime = self.runtime
+        graph = self.loaded.graph
+        post = hub.post
 
         def sink(ctx: Any, item: Any) -> None:
             if output is None or ctx.node_id == output:
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                post(channel, ("item", item))
 
         def work() -> None:
             try:
                 result = runtime.run(
-                    self.loaded.graph,
+                    graph,
                     value,
                     session_id=session_id,
                     run_id=run_id,
@@ -214,24 +336,32 @@ class Service:
                     state={STREAM_KEY: sink},
                     cancel=cancel,
                     flush=False,  # group-committed off the request path; flushed on drain
+                    plain_input=plain,  # parsed from JSON text that cannot hide a ``$pickle``
                 )
                 message: tuple[str, Any] = ("done", result)
             except BaseException as exc:
                 message = ("error", exc)
-            loop.call_soon_threadsafe(queue.put_nowait, message)  # the one wake-up of the loop
+            post(channel, message)
 
-        task = self.pool.submit(work)
+        self.pool.submit(work)
+        kind, got = await channel.get()
+        if kind == "done" and got.ok:
+            return _json_bytes(result_value(got.output)), run_id
         headers = {"X-Agentcore-Run-Id": run_id}
-        kind, got = await queue.get()
         if kind == "item":
             return StreamingResponse(
-                self._stream(got, queue, cancel, task), media_type="text/event-stream", headers=headers
+                self._stream(got, channel, cancel), media_type="text/event-stream", headers=headers
             )
         if kind == "error":
             return self._failed(error_line(got), headers)
-        if not got.ok:
-            return self._failed(self._failure(got)[0], headers)
-        return sse.dumps(jsonable(result_value(got.output))).encode(), run_id
+        return self._failed(self._failure(got)[0], headers)
+
+    def _hub_for(self, loop: asyncio.AbstractEventLoop) -> _Completions:
+        hub = self._hubs.get(loop)
+        if hub is None:
+            hub = self._hubs[loop] = _Completions(loop)
+        self._hub = hub
+        return hub
 
     def _failed(self, message: str, headers: dict[str, str]) -> Response:
         return JSONResponse({"error": message}, status_code=500, headers=headers)
@@ -248,14 +378,12 @@ class Service:
                 break
         return (f"node '{node}' failed: {message}" if node else message), error_type
 
-    async def _stream(
-        self, first: Any, queue: asyncio.Queue[tuple[str, Any]], cancel: threading.Event, task: Any
-    ) -> AsyncIterator[bytes]:
+    async def _stream(self, first: Any, channel: _Channel, cancel: threading.Event) -> AsyncIterator[bytes]:
         finished = False
         try:
             yield sse.event(jsonable(first))
             while True:
-                kind, got = await queue.get()
+                kind, got = await channel.get()
                 if kind == "item":
                     yield sse.event(jsonable(got))
                     continue

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: ``json.dumps(value, ensure_ascii=False, default=str)``, one encoder for every call.
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
 
 def dumps(value: Any) -> str:
     """JSON text of ``value``; what JSON cannot hold is given by its text form."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _encode(value)
 
 
 def event(value: Any) -> bytes:

@@ -86,6 +86,9 @@ def not_committed(db: Database, log: DuckDBEventLog, events: list[Event]) -> lis
 class SharedEventLog(DuckDBEventLog):
     """A :class:`DuckDBEventLog` whose writer is elsewhere: in this process, or the owner's."""
 
+    #: Numbered by the owner's writer (its ``_store``), not queued here as the writer's rows.
+    append = EventLog.append
+
     def __init__(self, path: str | Path | None = None, *, database: Database | None = None) -> None:
         EventLog.__init__(self)
         opened = self.__dict__.pop("_opened_db")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agentcore_nb.eventlog.duckdb import DuckDBEventLog, encode
+from agentcore_nb.eventlog.duckdb import DuckDBEventLog, encode, row
 from agentcore_nb.events import RunExecuted, RunProvisioned
 
 
@@ -99,12 +99,83 @@ def test_big_insert_stores_every_column(tmp_path: Path) -> None:
     batch = [
         RunExecuted(run_id=f"r{i}", session_id="é" * (i % 3), output={"i": i}, seq=i) for i in range(100)
     ]
-    log_module.DuckDBEventLog._insert(con.cursor(), batch)
+    log_module.DuckDBEventLog._insert(con.cursor(), [log_module.row(e) for e in batch])
     rows = con.execute(
         "SELECT seq, run_id, session_id, node_id, type, ts, body FROM events ORDER BY seq"
     ).fetchall()
     assert len(rows) == 100
-    for row, e in zip(rows, batch, strict=True):
-        assert row[:6] == (e.seq, e.run_id, e.session_id, "", "RunExecuted", e.ts)
-        assert json.loads(row[6]) == json.loads(e.to_json())
+    for got, e in zip(rows, batch, strict=True):
+        assert got[:6] == (e.seq, e.run_id, e.session_id, "", "RunExecuted", e.ts)
+        assert json.loads(got[6]) == json.loads(e.to_json())
     con.close()
+
+
+def test_a_row_is_the_event_encoded_when_appended(tmp_path: Path) -> None:
+    """The log stores what the event held when it was appended: a later change to one of its
+    values (a node's output mutated downstream) does not reach the stored body."""
+    output = {"n": 1}
+    log = DuckDBEventLog(tmp_path / "log.duckdb")
+    try:
+        event = log.append(RunExecuted(run_id="r1", output=output))
+        assert row(event) == (event.seq, "r1", "", "", "RunExecuted", event.ts, encode(event))
+        output["n"] = 2
+        event.error = "changed after the append"
+        stored = log.events("r1")[0]
+        assert stored.output == {"n": 1} and stored.error == ""
+    finally:
+        log.close()
+
+
+def test_an_event_json_cannot_hold_is_stored_with_a_marker_and_the_log_goes_on(tmp_path: Path) -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    log = DuckDBEventLog(tmp_path / "log.duckdb")
+    try:
+        bad = log.append(RunExecuted(run_id="r1", output=cycle, error="kept"))
+        log.append(RunExecuted(run_id="r2", output=1))
+        log.flush()
+        first, second = log.events()
+        assert first.seq == bad.seq and first.error == "kept"
+        assert first.output == {"$unencodable": "list: ValueError"}
+        assert second.output == 1
+    finally:
+        log.close()
+
+
+def test_bodies_encoded_before_numbering_carry_their_seq(tmp_path: Path) -> None:
+    """Appends encode outside the sequence lock and put the number in afterwards: from many
+    threads, with ids and values that spell ``"seq":`` themselves, every stored body is
+    byte for byte what ``encode`` gives for the numbered event."""
+    import threading
+
+    import duckdb
+
+    from agentcore_nb.eventlog.duckdb import with_seq
+
+    unnumbered = RunExecuted(seq=-1, output=1)
+    assert with_seq(encode(unnumbered), 42) == encode(dataclasses.replace(unnumbered, seq=42))
+    path = tmp_path / "log.duckdb"
+    log = DuckDBEventLog(path)
+    sent: list[RunExecuted] = []
+
+    def appender(k: int) -> None:
+        for i in range(100):
+            tricky = f'"seq":{k},\\"seq\\":{i},'
+            sent.append(
+                log.append(RunExecuted(run_id=tricky, node_id=f"{k}/{i}", output={"seq": tricky}, seq=7))
+            )
+
+    threads = [threading.Thread(target=appender, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute("SELECT seq, body FROM events ORDER BY seq").fetchall()
+    con.close()
+    by_seq = {e.seq: e for e in sent}
+    assert [r[0] for r in rows] == sorted(by_seq) == list(range(len(sent)))
+    for seq, body in rows:
+        assert body == encode(by_seq[seq])
+        assert json.loads(body)["seq"] == seq

@@ -411,3 +411,41 @@ def test_many_runs_from_many_threads(rt: Runtime) -> None:
     assert results == {i: (i + 1) * 2 for i in range(20)}
     seqs = [e.seq for e in rt.log.events()]
     assert seqs == sorted(seqs) == list(range(len(seqs)))
+
+
+def test_the_recorded_run_output_is_the_output_nodes_recorded_output(rt: Runtime) -> None:
+    """RunExecuted stores the output node's value as its NodeSucceeded did (a pickled one too),
+    and what a node downstream of the output node did to it is recorded as it ended."""
+    from agentcore_nb.values import decode_value
+
+    g = Graph("out", output="make")
+    g.node("make", lambda: {"tags": {"b", "a"}})  # not JSON: pickled
+    result = rt.run(g)
+    events = rt.log.events(result.run_id)
+    succeeded = next(e for e in events if e.type == "NodeSucceeded")
+    executed = next(e for e in events if e.type == "RunExecuted")
+    assert executed.output == succeeded.output  # type: ignore[attr-defined]
+    assert decode_value(executed.output) == {"tags": {"a", "b"}}  # type: ignore[attr-defined]
+
+    g = Graph("mutated", output="make")
+    g.node("make", lambda: {"n": [1]})
+    g.node("grow", lambda made: made["n"].append(2), inputs={"made": "make"})
+    result = rt.run(g)
+    executed = next(e for e in rt.log.events(result.run_id) if e.type == "RunExecuted")
+    assert executed.output == {"n": [1, 2]} == result.output  # type: ignore[attr-defined]
+
+
+def test_a_runs_cancel_event_is_a_full_threading_event() -> None:
+    """The condition-less CancelEvent still waits, wakes and clears like threading.Event."""
+    from agentcore_nb.runtime.context import CancelEvent
+
+    event = CancelEvent()
+    assert isinstance(event, threading.Event) and not event.is_set()
+    assert not event.wait(0.01)
+    waiting = threading.Thread(target=event.wait)
+    waiting.start()
+    event.set()
+    waiting.join(30)
+    assert not waiting.is_alive() and event.is_set() and event.wait()
+    event.clear()
+    assert not event.is_set()

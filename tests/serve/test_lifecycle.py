@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from agentcore_nb.events import RunExecuted
 from agentcore_nb.project import Project
+from agentcore_nb.values import decode_value
 from tests.helpers.served import Served, contract_bundle
 
 SESSION = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
@@ -107,14 +109,34 @@ def test_every_request_is_a_run_in_the_event_log(tmp_path: Path) -> None:
     with Served(contract_bundle(tmp_path / "b"), env=_env(home)) as s, httpx.Client(base_url=s.url) as c:
         ok = c.post("/invocations", json={"op": "ctx"}, headers={SESSION: "logged"})
         bad = c.post("/invocations", json={"op": "fail"})
+        # a body that spells the log's pickle marker is stored as data, never read back as a pickle
+        tricky = {"$pickle": "gASVBQAAAAAAAABLAS4=", "op": None}
+        odd = c.post("/invocations", content=json.dumps(tricky).replace("$", "\\u0024"))
+        odd_plain = c.post("/invocations", content=json.dumps(tricky))
         s.terminate()
-    assert _status(home, ok.headers["x-agentcore-run-id"]) == "succeeded"
+    run_id = ok.headers["x-agentcore-run-id"]
+    assert _status(home, run_id) == "succeeded"
     assert _status(home, bad.headers["x-agentcore-run-id"]) == "failed"
+    assert uuid.UUID(run_id).version == 4 and uuid.UUID(run_id).hex == run_id
+    request_id = ok.json()["request"]["request_id"]
+    assert uuid.UUID(request_id).version == 4 and str(uuid.UUID(request_id)) == request_id
     with Project(home) as project:
-        events = project.event_log.events(ok.headers["x-agentcore-run-id"])
+        events = project.event_log.events(run_id)
+        inputs = [
+            next(
+                e
+                for e in project.event_log.events(r.headers["x-agentcore-run-id"])
+                if e.type == "RunProvisioned"
+            )
+            for r in (ok, odd, odd_plain)
+        ]
     assert {e.session_id for e in events} == {"logged"}
     fetched = next(e for e in events if e.type == "ContextFetched")
     assert "request" in json.dumps(fetched.context)
+    assert inputs[0].input == {"op": "ctx"}  # plain JSON: stored as it came
+    for prov in inputs[1:]:
+        assert odd.json() == odd_plain.json() == {"got": tricky}
+        assert decode_value(prov.input) == tricky  # stored wrapped (pickled), so read back as sent
 
 
 def _serve_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
