@@ -16,6 +16,10 @@ from ipykernel.ipkernel import IPythonKernel
 
 from ..._version import __version__
 from ..kernel_names import DISPLAY_NAME, KERNEL_NAME
+from .streams import iopub_barrier
+
+#: The kernel's stdout / stderr: ipykernel's, minus the empty flushes' thread round trips.
+OUTSTREAM_CLASS = "agentcore_nb.notebook.kernel.streams.OutStream"
 
 
 class AgentcoreKernel(IPythonKernel):
@@ -37,11 +41,17 @@ class AgentcoreKernel(IPythonKernel):
             finally:
                 self.shell._agentcore_lazy = False
 
+    def finish_metadata(self, parent: Any, metadata: Any, reply_content: Any) -> Any:
+        """Right before the ``execute_reply``: what the cell published is on its way first (the
+        streams' empty flushes no longer wait, :mod:`.streams`)."""
+        iopub_barrier(self.iopub_thread)
+        return super().finish_metadata(parent, metadata, reply_content)
+
 
 def main() -> None:
     from ipykernel.kernelapp import IPKernelApp
 
-    IPKernelApp.launch_instance(kernel_class=AgentcoreKernel)
+    IPKernelApp.launch_instance(kernel_class=AgentcoreKernel, outstream_class=OUTSTREAM_CLASS)
 
 
 __all__ = ["DISPLAY_NAME", "KERNEL_NAME", "AgentcoreKernel", "main"]
