@@ -125,3 +125,27 @@ def test_restart_gives_an_empty_graph_and_shutdown_is_clean(module_home: str):
     finally:
         if k.km.has_kernel:
             k.km.shutdown_kernel(now=True)
+
+
+def test_an_empty_flush_does_not_wait_for_the_iopub_thread_and_output_keeps_its_order(kernel: Kernel):
+    kernel.ok(
+        "import sys\n"
+        "_pub = sys.stdout.pub_thread\n"
+        "_scheduled = []\n"
+        "_schedule = _pub.schedule\n"
+        "_pub.schedule = lambda f: (_scheduled.append(f), _schedule(f))[1]"
+    )
+    try:
+        # nothing written: no hand-over to the IOPub thread (ipykernel's flush would make two)
+        kernel.ok("_scheduled.clear(); sys.stdout.flush(); sys.stderr.flush(); _n_empty = len(_scheduled)")
+        assert kernel.value("_n_empty") == 0
+        # something written: flushed through the IOPub thread as in ipykernel
+        kernel.ok("_scheduled.clear(); print('x', end=''); sys.stdout.flush(); _n_full = len(_scheduled)")
+        assert kernel.value("_n_full") >= 2
+    finally:
+        kernel.ok("_pub.schedule = _schedule")
+    result = kernel.ok("print('out')\nprint('err', file=sys.stderr)\n41 + 1")
+    types = [m["header"]["msg_type"] for m in result.messages]
+    assert types.index("execute_result") > max(i for i, t in enumerate(types) if t == "stream")
+    assert (result.stdout, result.stderr, result.data[-1]["text/plain"]) == ("out\n", "err\n", "42")
+    assert kernel.value("type(sys.stdout).__module__") == "agentcore_nb.notebook.kernel.streams"
