@@ -5,11 +5,19 @@ Everything ``%load_ext agentcore_nb`` gives a stock kernel (cells as graph nodes
 through IPython's extension manager, so ``%unload_ext agentcore_nb`` and ``%reload_ext`` behave as
 they do elsewhere. Interrupt, restart and shutdown are the stock kernel's.
 
+Two things differ from the stock kernel, both for a cell's round trip: a flush of an empty
+``sys.stdout`` / ``sys.stderr`` does not wait for the IOPub thread (:mod:`.streams`; one wait
+before each ``execute_reply`` keeps the stock ordering), and a cell's after-reply bookkeeping runs
+once its idle status has been sent (:meth:`AgentcoreKernel.after_idle`).
+
 Launched as ``python -m agentcore_nb.notebook.kernel -f {connection_file}`` (see ``kernel/``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
@@ -31,6 +39,10 @@ class AgentcoreKernel(IPythonKernel):
     )
 
     def __init__(self, **kwargs: Any) -> None:
+        #: Work for the main thread once the request's idle status is sent (:meth:`after_idle`).
+        self._after_idle: list[Callable[[], None]] = []  # this request's
+        self._idle_ready: list[Callable[[], None]] = []  # its idle status is published
+        self._idle_loop: asyncio.AbstractEventLoop | None = None
         super().__init__(**kwargs)
         if self.shell is not None:
             # through IPython's extension manager (so %unload_ext / %reload_ext work), lazily:
@@ -46,6 +58,51 @@ class AgentcoreKernel(IPythonKernel):
         streams' empty flushes no longer wait, :mod:`.streams`)."""
         iopub_barrier(self.iopub_thread)
         return super().finish_metadata(parent, metadata, reply_content)
+
+    def after_idle(self, fn: Callable[[], None]) -> bool:
+        """Run ``fn`` on the main thread once the IOPub thread has sent the idle status of the shell
+        request being handled, so it takes no time from that request (nor the GIL from the thread
+        sending its idle), and before the next shell message is handled. False, and nothing
+        done, outside a shell request on the main thread."""
+        lock = getattr(self, "_main_asyncio_lock", None)
+        if lock is None or not lock.locked() or threading.current_thread() is not threading.main_thread():
+            return False
+        try:
+            self._idle_loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._after_idle.append(fn)
+        return True
+
+    def _publish_status(self, status: str, channel: str, parent: Any = None) -> None:
+        super()._publish_status(status, channel, parent)
+        if status != "idle" or channel != "shell" or not self._after_idle:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # a subshell's request: the main thread's work waits for its own idle
+        self._idle_ready += self._after_idle
+        self._after_idle = []
+        loop = self._idle_loop
+        if loop is None:
+            self._run_after_idle()
+            return
+        # queued behind the idle status on the IOPub thread, which then wakes the main loop
+        self.iopub_thread.schedule(lambda: loop.call_soon_threadsafe(self._run_after_idle))
+
+    def _run_after_idle(self) -> None:
+        """What the last request left for after its idle status (whichever comes first: the IOPub
+        thread's wake-up or the next shell message)."""
+        while self._idle_ready:
+            fn = self._idle_ready.pop(0)
+            try:
+                fn()
+            except Exception:
+                self.log.error("agentcore: work after the idle status failed", exc_info=True)
+
+    async def dispatch_shell(self, *args: Any, **kwargs: Any) -> None:
+        if self._idle_ready and threading.current_thread() is threading.main_thread():
+            self._run_after_idle()  # the previous request's work before this one (order kept)
+        await super().dispatch_shell(*args, **kwargs)
 
 
 def main() -> None:
