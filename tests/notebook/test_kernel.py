@@ -149,3 +149,27 @@ def test_an_empty_flush_does_not_wait_for_the_iopub_thread_and_output_keeps_its_
     assert types.index("execute_result") > max(i for i, t in enumerate(types) if t == "stream")
     assert (result.stdout, result.stderr, result.data[-1]["text/plain"]) == ("out\n", "err\n", "42")
     assert kernel.value("type(sys.stdout).__module__") == "agentcore_nb.notebook.kernel.streams"
+
+
+def test_signature_checks_are_cached_per_function_and_follow_a_replaced_method():
+    from ipykernel import ipkernel
+
+    from agentcore_nb.notebook.kernel import cache_signature_checks
+
+    cache_signature_checks()
+    cache_signature_checks()  # once is enough: not wrapped twice
+    accepts = ipkernel._accepts_parameters
+    assert getattr(accepts, "_agentcore_cached", False)
+
+    class Shell:
+        def run_cell_async(self, code, *, cell_id=None):
+            return code
+
+    shell = Shell()
+    names = ["cell_id", "cell_meta"]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": True, "cell_meta": False}
+    assert accepts(Shell().run_cell_async, names) == {"cell_id": True, "cell_meta": False}
+    shell.run_cell_async = lambda code, **kwargs: code  # type: ignore[method-assign]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": True, "cell_meta": True}
+    shell.run_cell_async = lambda code: code  # type: ignore[method-assign]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": False, "cell_meta": False}

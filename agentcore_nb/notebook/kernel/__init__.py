@@ -39,6 +39,7 @@ class AgentcoreKernel(IPythonKernel):
     )
 
     def __init__(self, **kwargs: Any) -> None:
+        cache_signature_checks()
         #: Work for the main thread once the request's idle status is sent (:meth:`after_idle`).
         self._after_idle: list[Callable[[], None]] = []  # this request's
         self._idle_ready: list[Callable[[], None]] = []  # its idle status is published
@@ -103,6 +104,30 @@ class AgentcoreKernel(IPythonKernel):
         if self._idle_ready and threading.current_thread() is threading.main_thread():
             self._run_after_idle()  # the previous request's work before this one (order kept)
         await super().dispatch_shell(*args, **kwargs)
+
+
+def cache_signature_checks() -> None:
+    """ipykernel reads ``shell.run_cell_async``'s signature (``inspect.signature``, about 20 µs) on
+    every ``execute_request`` to know whether it takes ``cell_id``; the answer only changes when
+    the method does, so it is cached per function."""
+    from ipykernel import ipkernel
+
+    original = ipkernel._accepts_parameters
+    if getattr(original, "_agentcore_cached", False):
+        return
+    cache: dict[tuple[Any, tuple[str, ...]], dict[str, bool]] = {}
+
+    def accepts_parameters(meth: Any, param_names: list[str]) -> dict[str, bool]:
+        key = (getattr(meth, "__func__", meth), tuple(param_names))
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= 64:  # a method rebuilt on every call: keep the cache small
+                cache.clear()
+            found = cache[key] = original(meth, param_names)
+        return dict(found)
+
+    accepts_parameters._agentcore_cached = True  # type: ignore[attr-defined]
+    ipkernel._accepts_parameters = accepts_parameters
 
 
 def main() -> None:
