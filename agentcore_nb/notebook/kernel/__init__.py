@@ -87,8 +87,14 @@ class AgentcoreKernel(IPythonKernel):
         if loop is None:
             self._run_after_idle()
             return
-        # queued behind the idle status on the IOPub thread, which then wakes the main loop
-        self.iopub_thread.schedule(lambda: loop.call_soon_threadsafe(self._run_after_idle))
+
+        def wake() -> None:  # on the IOPub thread, right after it sent the idle status
+            try:
+                loop.call_soon_threadsafe(self._run_after_idle)
+            except RuntimeError:  # the loop is closed (shutdown): the runner's exit hook drains
+                pass
+
+        self.iopub_thread.schedule(wake)
 
     def _run_after_idle(self) -> None:
         """What the last request left for after its idle status (whichever comes first: the IOPub
@@ -102,7 +108,10 @@ class AgentcoreKernel(IPythonKernel):
 
     async def dispatch_shell(self, *args: Any, **kwargs: Any) -> None:
         if self._idle_ready and threading.current_thread() is threading.main_thread():
-            self._run_after_idle()  # the previous request's work before this one (order kept)
+            try:
+                self._run_after_idle()  # the previous request's work before this one (order kept)
+            except KeyboardInterrupt:  # landed in the bookkeeping: the request is still handled
+                self.log.error("KeyboardInterrupt caught in kernel.")
         await super().dispatch_shell(*args, **kwargs)
 
 
