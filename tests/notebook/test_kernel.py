@@ -173,3 +173,42 @@ def test_signature_checks_are_cached_per_function_and_follow_a_replaced_method()
     assert accepts(shell.run_cell_async, names) == {"cell_id": True, "cell_meta": True}
     shell.run_cell_async = lambda code: code  # type: ignore[method-assign]
     assert accepts(shell.run_cell_async, names) == {"cell_id": False, "cell_meta": False}
+
+
+def test_input_prompt_follows_the_cells_earlier_outputs(kernel: Kernel):
+    """``input()`` after a display: the display is handed to IOPub before the prompt goes out on
+    the stdin socket (the empty flushes before it no longer wait, the kernel does once)."""
+    kernel.ok(
+        "_sent = []\n"
+        "_kernel = get_ipython().kernel\n"
+        "_iopub = _kernel.iopub_thread.socket\n"
+        "class _Socket:\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(_iopub, name)\n"
+        "    def send_multipart(self, msg, *args, **kwargs):\n"
+        "        sent = _iopub.send_multipart(msg, *args, **kwargs)\n"
+        "        if any(isinstance(f, bytes) and b'display_data' in f for f in msg):\n"
+        "            _sent.append('display_data')\n"
+        "        return sent\n"
+        "_kernel.iopub_thread.socket = _Socket()\n"
+        "_send = _kernel.session.send\n"
+        "def _traced(stream, msg_type, *args, **kwargs):\n"
+        "    if msg_type == 'input_request':\n"
+        "        _sent.append('input_request')\n"
+        "    return _send(stream, msg_type, *args, **kwargs)\n"
+        "_kernel.session.send = _traced"
+    )
+    try:
+        msg_id = kernel.send(
+            "from IPython.display import HTML, display\n_sent.clear()\ndisplay(HTML('<b>q</b>'))\nanswer = input('? ')",
+            allow_stdin=True,
+        )
+        request = kernel.client.get_stdin_msg(timeout=60)
+        assert request["header"]["msg_type"] == "input_request"
+        kernel.client.input("42")
+        result = kernel.collect(msg_id)
+        assert result.status == "ok"
+        assert kernel.value("answer") == "42"
+        assert kernel.value("_sent") == ["display_data", "input_request"]
+    finally:
+        kernel.ok("_kernel.iopub_thread.socket = _iopub\n_kernel.session.send = _send")

@@ -60,6 +60,12 @@ class AgentcoreKernel(IPythonKernel):
         iopub_barrier(self.iopub_thread)
         return super().finish_metadata(parent, metadata, reply_content)
 
+    def _input_request(self, prompt: str, ident: Any, parent: Any, password: bool = False) -> str:
+        """``input()``: the cell's outputs so far are on their way before the prompt, as in the
+        stock kernel (the ``input_request`` goes out on the stdin socket, not through IOPub)."""
+        iopub_barrier(self.iopub_thread)
+        return super()._input_request(prompt, ident, parent, password=password)  # type: ignore[no-any-return]
+
     def after_idle(self, fn: Callable[[], None]) -> bool:
         """Run ``fn`` on the main thread once the IOPub thread has sent the idle status of the shell
         request being handled, so it takes no time from that request (nor the GIL from the thread

@@ -6,8 +6,9 @@ them (the display hook, the reply and the idle status each flush both streams), 
 a ``1+1`` cell's time on the kernel's main thread. Here a flush with nothing buffered returns at
 once: everything the main thread publishes goes through the same IOPub queue, in order, so a
 stream's earlier output still precedes the result and the idle status; and the kernel waits for
-the IOPub thread once before each ``execute_reply`` (:meth:`AgentcoreKernel.finish_metadata`),
-so what a cell published is handed to the socket before its reply, as in the stock kernel.
+the IOPub thread once before each ``execute_reply`` (:meth:`AgentcoreKernel.finish_metadata`) and
+each ``input_request`` (the two messages a cell causes on another socket), so what a cell
+published is handed to the socket before them, as in the stock kernel.
 
 A flush with output buffered, an echoing stream (``--no-quiet``) or a forked child's stream
 behaves exactly as ipykernel's.
