@@ -24,7 +24,7 @@ from ipykernel.ipkernel import IPythonKernel
 
 from ..._version import __version__
 from ..kernel_names import DISPLAY_NAME, KERNEL_NAME
-from .streams import iopub_barrier
+from .streams import IOPubProgress
 
 #: The kernel's stdout / stderr: ipykernel's, minus the empty flushes' thread round trips.
 OUTSTREAM_CLASS = "agentcore_nb.notebook.kernel.streams.OutStream"
@@ -45,6 +45,7 @@ class AgentcoreKernel(IPythonKernel):
         self._idle_ready: list[Callable[[], None]] = []  # its idle status is published
         self._idle_loop: asyncio.AbstractEventLoop | None = None
         super().__init__(**kwargs)
+        self._iopub = IOPubProgress(self.iopub_thread) if self.iopub_thread is not None else None
         if self.shell is not None:
             # through IPython's extension manager (so %unload_ext / %reload_ext work), lazily:
             # what a cell needs is imported when the first cell needs it
@@ -57,14 +58,18 @@ class AgentcoreKernel(IPythonKernel):
     def finish_metadata(self, parent: Any, metadata: Any, reply_content: Any) -> Any:
         """Right before the ``execute_reply``: what the cell published is on its way first (the
         streams' empty flushes no longer wait, :mod:`.streams`)."""
-        iopub_barrier(self.iopub_thread)
+        self._iopub_barrier()
         return super().finish_metadata(parent, metadata, reply_content)
 
     def _input_request(self, prompt: str, ident: Any, parent: Any, password: bool = False) -> str:
         """``input()``: the cell's outputs so far are on their way before the prompt, as in the
         stock kernel (the ``input_request`` goes out on the stdin socket, not through IOPub)."""
-        iopub_barrier(self.iopub_thread)
+        self._iopub_barrier()
         return super()._input_request(prompt, ident, parent, password=password)  # type: ignore[no-any-return]
+
+    def _iopub_barrier(self) -> None:
+        if self._iopub is not None:
+            self._iopub.barrier()
 
     def after_idle(self, fn: Callable[[], None]) -> bool:
         """Run ``fn`` on the main thread once the IOPub thread has sent the idle status of the shell

@@ -17,6 +17,7 @@ behaves exactly as ipykernel's.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ipykernel.iostream import OutStream as _OutStream
@@ -31,6 +32,41 @@ class OutStream(_OutStream):
         super().flush()
 
 
+class IOPubProgress:
+    """Counts what is handed to the IOPub thread and what it has done, so that a barrier with
+    nothing outstanding costs nothing (at a cell's reply the thread has usually sent everything
+    already: then there is no round trip to make)."""
+
+    def __init__(self, pub_thread: Any) -> None:
+        self.pub_thread = pub_thread
+        self.scheduled = 0  # written under the lock, in the order of the IOPub queue
+        self.done = 0  # written by whoever runs the events: the IOPub thread, in queue order
+        self._lock = threading.RLock()
+        self._schedule = pub_thread.schedule
+        pub_thread.schedule = self.schedule
+
+    def schedule(self, f: Callable[[], Any]) -> None:
+        def counted() -> None:
+            try:
+                f()
+            finally:
+                self.done += 1
+
+        thread = getattr(self.pub_thread, "thread", None)
+        if thread is None or not thread.is_alive():  # ipykernel runs it here and now (a forked
+            self._schedule(f)  # child, a shutdown): nothing queued to count
+            return
+        with self._lock:  # reentrant: should the thread stop now, ``counted`` runs in here
+            self.scheduled += 1
+            self._schedule(counted)
+
+    def barrier(self, timeout: float = 10.0) -> None:
+        """Wait until the IOPub thread has sent everything queued before this call."""
+        if self.done >= self.scheduled:
+            return  # nothing outstanding
+        iopub_barrier(self.pub_thread, timeout)
+
+
 def iopub_barrier(pub_thread: Any, timeout: float = 10.0) -> None:
     """Wait until the IOPub thread has sent everything queued before this call (one round trip)."""
     thread = getattr(pub_thread, "thread", None)
@@ -41,4 +77,4 @@ def iopub_barrier(pub_thread: Any, timeout: float = 10.0) -> None:
     done.wait(timeout)
 
 
-__all__ = ["OutStream", "iopub_barrier"]
+__all__ = ["IOPubProgress", "OutStream", "iopub_barrier"]
