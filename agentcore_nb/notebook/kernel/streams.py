@@ -5,10 +5,11 @@ trip between two threads, even when nothing was written. A cell that prints noth
 them (the display hook, the reply and the idle status each flush both streams), about a third of
 a ``1+1`` cell's time on the kernel's main thread. Here a flush with nothing buffered returns at
 once: everything the main thread publishes goes through the same IOPub queue, in order, so a
-stream's earlier output still precedes the result and the idle status; and the kernel waits for
-the IOPub thread once before each ``execute_reply`` (:meth:`AgentcoreKernel.finish_metadata`) and
-each ``input_request`` (the two messages a cell causes on another socket), so what a cell
-published is handed to the socket before them, as in the stock kernel.
+stream's earlier output still precedes the result and the idle status; and before each
+``execute_reply`` (:meth:`AgentcoreKernel.finish_metadata`) and ``input_request`` (the two
+messages a cell causes on another socket) the kernel waits until the IOPub thread has sent what
+was queued (:class:`IOPubProgress`: no wait when it is already through), so what a cell published
+is handed to the socket before them, as in the stock kernel.
 
 A flush with output buffered, an echoing stream (``--no-quiet``) or a forked child's stream
 behaves exactly as ipykernel's.
