@@ -126,7 +126,8 @@ class CellRunner:
         self._in_cell = 0.0
         self._warned = False
         #: Work a cell left to do after its reply (its ``NodeSucceeded``, span end, graph update):
-        #: in a kernel it runs from the event loop once the reply and the idle status are out, and
+        #: in a kernel it runs from the event loop once the reply and the idle status are out (in
+        #: the AgentCore kernel once the IOPub thread has sent the idle status: ``after_idle``), and
         #: always before the next cell, a comm request, the run's end or the process's exit.
         self._later: list[Callable[[], None]] = []
         self._scheduled = False
@@ -198,7 +199,9 @@ class CellRunner:
         self._later.append(fn)
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self.drain)
+            after_idle = getattr(self.shell.kernel, "after_idle", None)  # the AgentCore kernel's
+            if after_idle is None or not after_idle(self.drain):
+                loop.call_soon(self.drain)
 
     def drain(self) -> None:
         """Do what the last cell left for after its reply (nothing is dropped, in order)."""

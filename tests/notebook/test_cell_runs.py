@@ -233,3 +233,40 @@ def test_a_cells_success_is_recorded_after_its_reply_and_never_lost(tmp_path):
     finally:
         if k.km.has_kernel:
             k.km.shutdown_kernel(now=True)
+
+
+def test_a_cells_bookkeeping_waits_for_its_idle_status_to_be_sent(fresh: Kernel):
+    """The AgentCore kernel runs a cell's after-reply work once the IOPub thread has sent the cell's
+    idle status (it takes nothing from the round trip), and before the next request."""
+    k = fresh
+    k.ok(
+        "_order = []\n"
+        "_kernel = get_ipython().kernel\n"
+        "_sock = _kernel.iopub_thread.socket\n"
+        "class _Socket:\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(_sock, name)\n"
+        "    def send_multipart(self, msg, *args, **kwargs):\n"
+        "        if any(isinstance(f, bytes) and b'\"idle\"' in f for f in msg):\n"
+        "            _order.append('idle sent')  # noted first: the client may answer at once\n"
+        "        return _sock.send_multipart(msg, *args, **kwargs)\n"
+        "_kernel.iopub_thread.socket = _Socket()\n"
+        "_runner = get_ipython()._agentcore_session.runner\n"
+        "_drain = _runner.drain\n"
+        "def _traced():\n"
+        "    _order.append(f'drain {len(_runner._later)}')\n"
+        "    _drain()\n"
+        "_runner.drain = _traced"
+    )
+    try:
+        k.ok("_order.clear()")
+        for i in range(3):
+            k.ok(f"v{i} = {i}", f"idle{i}")
+        order = k.value("[o for o in _order if o != 'drain 0']")  # 'drain 0': nothing was left
+        # each cell: its idle status out, then its work (NodeSucceeded, span end, graph update)
+        assert order[-6:] == ["idle sent", "drain 2"] * 3, order
+        log = run_events(k)  # read straight after the cell: its success is in the log
+        node = [e["node"] for e in log if e.get("cell_id") == "idle2"][-1]
+        assert [e["type"] for e in log if e["node"] == node][-2:] == ["NodeStarted", "NodeSucceeded"]
+    finally:
+        k.ok("_kernel.iopub_thread.socket = _sock\n_runner.drain = _drain")

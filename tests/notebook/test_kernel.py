@@ -125,3 +125,90 @@ def test_restart_gives_an_empty_graph_and_shutdown_is_clean(module_home: str):
     finally:
         if k.km.has_kernel:
             k.km.shutdown_kernel(now=True)
+
+
+def test_an_empty_flush_does_not_wait_for_the_iopub_thread_and_output_keeps_its_order(kernel: Kernel):
+    kernel.ok(
+        "import sys\n"
+        "_pub = sys.stdout.pub_thread\n"
+        "_scheduled = []\n"
+        "_schedule = _pub.schedule\n"
+        "_pub.schedule = lambda f: (_scheduled.append(f), _schedule(f))[1]"
+    )
+    try:
+        # nothing written: no hand-over to the IOPub thread (ipykernel's flush would make two)
+        kernel.ok("_scheduled.clear(); sys.stdout.flush(); sys.stderr.flush(); _n_empty = len(_scheduled)")
+        assert kernel.value("_n_empty") == 0
+        # something written: flushed through the IOPub thread as in ipykernel
+        kernel.ok("_scheduled.clear(); print('x', end=''); sys.stdout.flush(); _n_full = len(_scheduled)")
+        assert kernel.value("_n_full") >= 2
+    finally:
+        kernel.ok("_pub.schedule = _schedule")
+    result = kernel.ok("print('out')\nprint('err', file=sys.stderr)\n41 + 1")
+    types = [m["header"]["msg_type"] for m in result.messages]
+    assert types.index("execute_result") > max(i for i, t in enumerate(types) if t == "stream")
+    assert (result.stdout, result.stderr, result.data[-1]["text/plain"]) == ("out\n", "err\n", "42")
+    assert kernel.value("type(sys.stdout).__module__") == "agentcore_nb.notebook.kernel.streams"
+
+
+def test_signature_checks_are_cached_per_function_and_follow_a_replaced_method():
+    from ipykernel import ipkernel
+
+    from agentcore_nb.notebook.kernel import cache_signature_checks
+
+    cache_signature_checks()
+    cache_signature_checks()  # once is enough: not wrapped twice
+    accepts = ipkernel._accepts_parameters
+    assert getattr(accepts, "_agentcore_cached", False)
+
+    class Shell:
+        def run_cell_async(self, code, *, cell_id=None):
+            return code
+
+    shell = Shell()
+    names = ["cell_id", "cell_meta"]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": True, "cell_meta": False}
+    assert accepts(Shell().run_cell_async, names) == {"cell_id": True, "cell_meta": False}
+    shell.run_cell_async = lambda code, **kwargs: code  # type: ignore[method-assign]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": True, "cell_meta": True}
+    shell.run_cell_async = lambda code: code  # type: ignore[method-assign]
+    assert accepts(shell.run_cell_async, names) == {"cell_id": False, "cell_meta": False}
+
+
+def test_input_prompt_follows_the_cells_earlier_outputs(kernel: Kernel):
+    """``input()`` after a display: the display is handed to IOPub before the prompt goes out on
+    the stdin socket (the empty flushes before it no longer wait, the kernel does once)."""
+    kernel.ok(
+        "_sent = []\n"
+        "_kernel = get_ipython().kernel\n"
+        "_iopub = _kernel.iopub_thread.socket\n"
+        "class _Socket:\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(_iopub, name)\n"
+        "    def send_multipart(self, msg, *args, **kwargs):\n"
+        "        sent = _iopub.send_multipart(msg, *args, **kwargs)\n"
+        "        if any(isinstance(f, bytes) and b'display_data' in f for f in msg):\n"
+        "            _sent.append('display_data')\n"
+        "        return sent\n"
+        "_kernel.iopub_thread.socket = _Socket()\n"
+        "_send = _kernel.session.send\n"
+        "def _traced(stream, msg_type, *args, **kwargs):\n"
+        "    if msg_type == 'input_request':\n"
+        "        _sent.append('input_request')\n"
+        "    return _send(stream, msg_type, *args, **kwargs)\n"
+        "_kernel.session.send = _traced"
+    )
+    try:
+        msg_id = kernel.send(
+            "from IPython.display import HTML, display\n_sent.clear()\ndisplay(HTML('<b>q</b>'))\nanswer = input('? ')",
+            allow_stdin=True,
+        )
+        request = kernel.client.get_stdin_msg(timeout=60)
+        assert request["header"]["msg_type"] == "input_request"
+        kernel.client.input("42")
+        result = kernel.collect(msg_id)
+        assert result.status == "ok"
+        assert kernel.value("answer") == "42"
+        assert kernel.value("_sent") == ["display_data", "input_request"]
+    finally:
+        kernel.ok("_kernel.iopub_thread.socket = _iopub\n_kernel.session.send = _send")
