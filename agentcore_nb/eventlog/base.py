@@ -72,12 +72,16 @@ class EventLog(ABC):
             event.seq = self._next_seq
             self._next_seq += 1
             self._store(event)
+        self._tell(event)
+        return event
+
+    def _tell(self, event: Event) -> None:
+        """Listeners hear an appended event; one that fails does not stop the others."""
         for listener in self._listeners:
             try:
                 listener(event)
             except Exception:
                 pass
-        return event
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every appended event; returns an unsubscribe function."""

@@ -212,11 +212,7 @@ class DuckDBEventLog(EventLog):
                     with_seq(body, seq),
                 )
             )
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                pass
+        self._tell(event)
         return event
 
     def _store(self, event: Event) -> None:
