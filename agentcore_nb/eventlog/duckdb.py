@@ -194,9 +194,16 @@ class DuckDBEventLog(EventLog):
 
     # ------------------------------------------------------------------ writing
     def append(self, event: Event) -> Event:
-        """``EventLog.append``, the body encoded before the sequence lock is taken: under it the
-        event is only numbered and queued (a thread switched out while encoding under the lock
-        would stall every other appending thread behind it)."""
+        """``EventLog.append``, numbered and queued by :meth:`enqueue`."""
+        self.enqueue(event)
+        self._tell(event)
+        return event
+
+    def enqueue(self, event: Event) -> None:
+        """Number ``event`` and queue its row, the body encoded before the sequence lock is taken:
+        under it the event is only numbered and queued (a thread switched out while encoding under
+        the lock would stall every other appending thread behind it). Listeners are not told: a
+        handle on this writer (``state/eventlog.py``) tells its own."""
         body = _body(event)
         with self._seq_lock:
             seq = event.seq = self._next_seq
@@ -212,8 +219,6 @@ class DuckDBEventLog(EventLog):
                     with_seq(body, seq),
                 )
             )
-        self._tell(event)
-        return event
 
     def _store(self, event: Event) -> None:
         self._queue(row(event))

@@ -62,14 +62,6 @@ def core_for(db: Database) -> DuckDBEventLog:
     return log
 
 
-def _append_to(core: DuckDBEventLog, event: Event) -> None:
-    """Number and queue ``event`` in the writer (without its listeners: they belong to its handle)."""
-    with core._seq_lock:
-        event.seq = core._next_seq
-        core._next_seq += 1
-        core._store(event)
-
-
 def not_committed(db: Database, log: DuckDBEventLog, events: list[Event]) -> list[Event]:
     """The events of a resent batch that the previous owner had not committed."""
     if not events:
@@ -128,7 +120,7 @@ class SharedEventLog(DuckDBEventLog):
                 if len(self._pending) == 1:
                     self._cond.notify_all()
                 return
-        _append_to(core, event)
+        core.enqueue(event)
 
     def _send_loop(self) -> None:
         assert self._link is not None
@@ -196,7 +188,7 @@ class SharedEventLog(DuckDBEventLog):
             rest, self._pending = self._pending, []
             todo = (not_committed(db, core, batch) if resent else batch) + rest
             for e in todo:
-                _append_to(core, e)
+                core.enqueue(e)
             self._core = core
             self._inflight = []
             self._cond.notify_all()
