@@ -11,7 +11,7 @@ small JSON body), alternating A-B-A-...; each measured round follows a warm-up.
 resident memory of our server after 10,000 distinct sessions each made one request.
 
 Usage: .venv/bin/python bench/serve_throughput.py [--quick]
-Needs ``wrk`` (apt-get install wrk) and ``bedrock-agentcore`` (the dev extra).
+Needs ``wrk`` (``make setup`` installs it with apt-get) and ``bedrock-agentcore`` (the dev extra).
 The last line printed is one JSON object with the figures.
 """
 
